@@ -1,0 +1,137 @@
+"""The `simclr-study` command line: run, resume and report studies.
+
+Exit status: 0 when the study finished, 2 on invalid input (found before Ray
+starts and before anything is written), 1 when the study could not finish or
+some of its trials failed.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+TABLE_COLUMNS = ["trial_id", "status", "depth", "batch_size", "temperature", "learning_rate",
+                 "epochs_completed", "knn_accuracy", "probe_accuracy", "baseline_probe_accuracy"]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="simclr-study",
+        description="Hyperparameter studies of SimCLR contrastive pretraining on Ray Tune.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="start a new study")
+    source = run.add_mutually_exclusive_group()
+    source.add_argument("--preset", help="bundled study: quick (CPU, minutes; default) or cifar10 (GPU)")
+    source.add_argument("--config", help="YAML study file with the same keys as a preset")
+    run.add_argument("--dataset", help="data set: digits or cifar10")
+    run.add_argument("--data-dir", help="folder with cifar-10-batches-py/ or cifar-10-python.tar.gz")
+    run.add_argument("--storage-path", help="folder that receives the study folder (default ./studies)")
+    run.add_argument("--name", help="study name and folder name (default: preset name and time)")
+    run.add_argument("--num-samples", type=int, help="samples of the search space; grids repeat per sample")
+    run.add_argument("--max-epochs", type=int, help="pretraining epochs of a trial that ASHA never stops")
+    run.add_argument("--cpus-per-trial", type=float, help="CPUs reserved for each trial")
+    run.add_argument("--gpus-per-trial", type=float, help="GPUs reserved for each trial (fractions allowed)")
+    run.add_argument("--address", help="address of a running Ray cluster to join, e.g. auto or HOST:6379")
+    run.add_argument("--seed", type=int, help="seed of the data splits, the sampled search space and every trial")
+
+    resume = commands.add_parser("resume", help="continue a study whose driver stopped")
+    resume.add_argument("study_dir", help="folder of the study, e.g. studies/quick-20260101-120000")
+    report = commands.add_parser("report", help="print the ranked table of a study")
+    report.add_argument("study_dir", help="folder of the study")
+    return parser
+
+
+def main(argv=None):
+    # Ray reads this when it is imported: it keeps usage statistics on this machine.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    args = build_parser().parse_args(argv)
+    handlers = {"run": _run, "resume": _resume, "report": _report}
+    return handlers[args.command](args)
+
+
+def _run(args):
+    from study.config import ConfigError, load_study_config
+
+    overrides = {
+        "dataset": args.dataset, "data_dir": args.data_dir, "storage_path": args.storage_path,
+        "name": args.name, "num_samples": args.num_samples, "max_epochs": args.max_epochs,
+        "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
+        "address": args.address, "seed": args.seed,
+    }
+    try:
+        config = load_study_config(args.preset, args.config, overrides)
+        data = _load_data(config)
+    except ConfigError as error:
+        return _invalid(error)
+
+    from study import runner
+
+    print(f"study {config.name}: writing to {config.study_dir}", flush=True)
+    records = runner.start_study(config, data)
+    return _finish(config.study_dir, records)
+
+
+def _resume(args):
+    from study.config import ConfigError, resumable_config
+
+    try:
+        config = resumable_config(args.study_dir)
+        data = _load_data(config)
+    except ConfigError as error:
+        return _invalid(error)
+
+    from study import runner
+
+    print(f"study {config.name}: resuming in {config.study_dir}", flush=True)
+    records = runner.resume_study(config, data)
+    return _finish(config.study_dir, records)
+
+
+def _report(args):
+    from study.results import ranked, read_summary
+
+    try:
+        summary = read_summary(args.study_dir)
+    except FileNotFoundError as error:
+        return _invalid(error)
+    print(ranked(summary)[TABLE_COLUMNS].to_string(index=False, float_format="%.4f"))
+    return EXIT_OK
+
+
+def _load_data(config):
+    """Load the data set before Ray starts, turning data errors into ConfigError."""
+    from study.config import ConfigError
+    from study.runner import load_data
+    from trainables.data import DataError
+
+    try:
+        return load_data(config)
+    except DataError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _finish(study_dir, records):
+    from study.results import ranked, read_summary
+
+    summary = read_summary(study_dir)
+    print(f"\n{len(summary)} trials, ranked by linear-probe accuracy on the test split:")
+    print(ranked(summary)[TABLE_COLUMNS].to_string(index=False, float_format="%.4f"))
+    print(f"\nresults: {Path(study_dir) / 'summary.parquet'} and {Path(study_dir) / 'history.parquet'}")
+    failed = summary[summary["status"] == "failed"]
+    if len(failed):
+        for row in failed.itertuples():
+            print(f"trial {row.trial_id} failed: {row.error}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _invalid(error):
+    print(f"simclr-study: error: {error}", file=sys.stderr)
+    return EXIT_INVALID
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""Study configuration: a preset or YAML study file, CLI overrides, validation.
+
+Everything is checked here, before Ray starts and before anything is written,
+and every problem is reported as one `ConfigError` line that names the value
+and what is accepted.
+"""
+
+import dataclasses
+import datetime
+import math
+import os
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from study.space import SWEPT_KEYS, SpaceError, domain_values, validate_domain
+from trainables.settings import TrialSettings
+
+PRESETS = ("quick", "cifar10")
+DATASETS = ("digits", "cifar10")
+CONFIG_FILE = "study.yaml"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+TRIAL_KEYS = tuple(field.name for field in dataclasses.fields(TrialSettings))
+# Trial settings the study fills itself from its own keys.
+STUDY_OWNED_KEYS = ("dataset", "max_epochs", "seed")
+INTEGER_KEYS = ("depth", "batch_size", "projection_dim", "knn_k", "eval_batch_size")
+
+
+class ConfigError(ValueError):
+    """Invalid study input; the message is one line with the value and the fix."""
+
+
+class StudyConfig(BaseModel):
+    """A validated study: what to sweep, how to schedule it and where to run it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Optional[str] = None
+    dataset: str = "digits"
+    data_dir: Optional[str] = None
+    image_size: Optional[int] = None
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    storage_path: str = "studies"
+    num_samples: int = 1
+    max_epochs: int = 10
+    grace_period: int = 1
+    reduction_factor: float = 3.0
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_concurrent_trials: Optional[int] = None
+    max_failures: int = 2
+    address: Optional[str] = None
+    seed: int = 0
+    space: dict[str, Any] = {}
+    trial: dict[str, Any] = {}
+
+    @property
+    def study_dir(self) -> Path:
+        return Path(self.storage_path).expanduser().resolve() / self.name
+
+    def trial_settings(self) -> dict:
+        """Fixed trial settings: defaults, then the file's `trial` keys, then study-owned keys."""
+        fixed = TrialSettings().as_dict()
+        fixed.update(self.trial)
+        fixed.update(dataset=self.dataset, max_epochs=self.max_epochs, seed=self.seed)
+        return fixed
+
+
+def load_study_config(preset=None, config_file=None, overrides=None, now=None):
+    """Read a preset or study file, apply CLI overrides and validate the result.
+
+    Args:
+        preset: name of a bundled preset; `quick` when neither source is given.
+        config_file: path of a YAML study file with the same keys as a preset.
+        overrides: dict of CLI values; None values are ignored.
+        now: datetime used for the default study name (for tests).
+
+    Raises:
+        ConfigError: on any invalid input, before anything is written.
+    """
+    if preset is not None and config_file is not None:
+        raise ConfigError("give either --preset or --config, not both")
+    if config_file is not None:
+        raw, source = _read_yaml_file(config_file), Path(config_file).stem
+    else:
+        source = preset or "quick"
+        raw = read_preset(source)
+    raw.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    if not raw.get("name"):
+        stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
+        raw["name"] = f"{source}-{stamp}"
+    return validate(raw)
+
+
+def read_preset(name):
+    """Return the raw dict of a bundled preset."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; accepted presets: {', '.join(PRESETS)}")
+    text = resources.files("study.presets").joinpath(f"{name}.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def validate(raw, new_study=True):
+    """Turn a raw dict into a `StudyConfig`, or raise a one-line `ConfigError`.
+
+    A new study must not reuse an existing study folder.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f"a study file must be a YAML mapping, received {type(raw).__name__}")
+    try:
+        config = StudyConfig(**raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        if first["type"] == "extra_forbidden":
+            accepted = ", ".join(StudyConfig.model_fields)
+            raise ConfigError(f"unknown key {where!r} in the study config; accepted keys: {accepted}") from None
+        raise ConfigError(
+            f"invalid {where}: {first['msg']} (received {first.get('input')!r})"
+        ) from None
+    _check_study_values(config)
+    _check_trial_values(config)
+    if new_study and config.study_dir.exists():
+        raise ConfigError(
+            f"study folder {str(config.study_dir)!r} already exists; choose another --name, "
+            f"or continue it with: simclr-study resume {config.study_dir}"
+        )
+    return config
+
+
+def resumable_config(study_dir):
+    """Read and validate the config a study folder was started with."""
+    path = Path(study_dir).expanduser()
+    config_file = path / CONFIG_FILE
+    if not config_file.is_file():
+        raise ConfigError(
+            f"{str(path)!r} is not a study folder: {CONFIG_FILE} not found; "
+            "pass a folder that simclr-study run created"
+        )
+    raw = _read_yaml_file(config_file)
+    # The folder may have moved since the study started.
+    raw.update(storage_path=str(path.resolve().parent), name=path.resolve().name)
+    return validate(raw, new_study=False)
+
+
+def _read_yaml_file(path):
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"study file {str(path)!r} not found; pass an existing YAML file to --config")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        reason = str(error).splitlines()[0]
+        raise ConfigError(f"study file {str(path)!r} is not valid YAML: {reason}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"study file {str(path)!r} must hold a YAML mapping of study keys")
+    return raw
+
+
+def _check_study_values(config):
+    _require(NAME_PATTERN.match(config.name or ""), "name", config.name,
+             "letters, digits, '.', '_' or '-', starting with a letter or digit")
+    _require(config.dataset in DATASETS, "dataset", config.dataset, "one of " + ", ".join(DATASETS))
+    if config.data_dir is not None and not Path(config.data_dir).expanduser().is_dir():
+        raise ConfigError(
+            f"--data-dir {config.data_dir!r} does not exist or is not a folder; "
+            "pass the folder that holds cifar-10-batches-py/ or cifar-10-python.tar.gz"
+        )
+    _require(config.image_size is None or config.image_size >= 8, "image_size", config.image_size, "an integer >= 8")
+    _require(0 < config.val_fraction < 1, "val_fraction", config.val_fraction, "a number in (0, 1)")
+    _require(0 < config.test_fraction < 1, "test_fraction", config.test_fraction, "a number in (0, 1)")
+    _require(config.val_fraction + config.test_fraction < 1, "val_fraction + test_fraction",
+             config.val_fraction + config.test_fraction, "a sum below 1")
+    _require(config.num_samples >= 1, "num_samples", config.num_samples, "an integer >= 1")
+    _require(config.max_epochs >= 1, "max_epochs", config.max_epochs, "an integer >= 1")
+    _require(1 <= config.grace_period <= config.max_epochs, "grace_period", config.grace_period,
+             f"an integer from 1 to max_epochs ({config.max_epochs})")
+    _require(config.reduction_factor > 1, "reduction_factor", config.reduction_factor, "a number > 1")
+    _require(config.cpus_per_trial > 0, "cpus_per_trial", config.cpus_per_trial, "a number > 0")
+    _require(config.gpus_per_trial >= 0, "gpus_per_trial", config.gpus_per_trial, "a number >= 0")
+    _require(config.max_concurrent_trials is None or config.max_concurrent_trials >= 1,
+             "max_concurrent_trials", config.max_concurrent_trials, "an integer >= 1")
+    _require(config.max_failures >= 0, "max_failures", config.max_failures, "an integer >= 0")
+    _require(config.seed >= 0, "seed", config.seed, "an integer >= 0")
+    _check_storage_path(config.storage_path)
+
+
+def _check_storage_path(storage_path):
+    """The storage path must be a folder, or creatable under a writable existing folder."""
+    path = Path(storage_path).expanduser().resolve()
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"--storage-path {storage_path!r} is not a folder: {str(existing)!r} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"--storage-path {storage_path!r} is not writable; choose a folder you can write to")
+
+
+def _check_trial_values(config):
+    for key in config.trial:
+        if key not in TRIAL_KEYS or key in STUDY_OWNED_KEYS:
+            raise ConfigError(
+                f"unknown key 'trial.{key}' in the study config; accepted keys: "
+                + ", ".join(k for k in TRIAL_KEYS if k not in STUDY_OWNED_KEYS)
+            )
+        check_trial_value(key, config.trial[key], f"trial.{key}")
+    for key, spec in config.space.items():
+        if key not in TRIAL_KEYS or key in STUDY_OWNED_KEYS:
+            raise ConfigError(
+                f"unknown key 'space.{key}' in the study config; swept keys are usually "
+                + ", ".join(SWEPT_KEYS)
+            )
+        try:
+            validate_domain(key, spec)
+        except SpaceError as error:
+            raise ConfigError(str(error)) from None
+        if key in INTEGER_KEYS and isinstance(spec, dict) and next(iter(spec)) in ("uniform", "loguniform"):
+            raise ConfigError(f"invalid space.{key} {spec!r}; {key} takes integers, so use grid or choice")
+        for value in domain_values(spec):
+            check_trial_value(key, value, f"space.{key}")
+
+
+def check_trial_value(key, value, where):
+    """Raise `ConfigError` when `value` is not accepted for trial setting `key`."""
+    from trainables.optim import OPTIMIZERS
+    from trainables.resnet import DEPTHS
+
+    rule = _TRIAL_RULES.get(key)
+    if rule is None:
+        return
+    accepted, test = rule
+    if key == "depth":
+        accepted, test = ", ".join(str(d) for d in DEPTHS), lambda v: _is_int(v) and v in DEPTHS
+    if key == "optimizer":
+        accepted, test = ", ".join(OPTIMIZERS), lambda v: v in OPTIMIZERS
+    if not test(value):
+        raise ConfigError(f"invalid {where} {value!r}; accepted: {accepted}")
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_TRIAL_RULES = {
+    "depth": (None, None),
+    "optimizer": (None, None),
+    "width": ("a number > 0, e.g. 1.0 or 0.125", lambda v: _is_number(v) and v > 0),
+    "batch_size": ("an integer >= 2", lambda v: _is_int(v) and v >= 2),
+    "temperature": ("a number > 0, e.g. 0.1 or 0.5", lambda v: _is_number(v) and v > 0),
+    "learning_rate": ("a number > 0", lambda v: _is_number(v) and v > 0),
+    "lr_scaling": ("linear, sqrt, none", lambda v: v in ("linear", "sqrt", "none")),
+    "momentum": ("a number in [0, 1)", lambda v: _is_number(v) and 0 <= v < 1),
+    "weight_decay": ("a number >= 0", lambda v: _is_number(v) and v >= 0),
+    "warmup_epochs": ("a number >= 0", lambda v: _is_number(v) and v >= 0),
+    "projection_dim": ("an integer >= 1", lambda v: _is_int(v) and v >= 1),
+    "crop_min_area": ("a number in (0, 1]", lambda v: _is_number(v) and 0 < v <= 1),
+    "color_strength": ("a number >= 0", lambda v: _is_number(v) and v >= 0),
+    "knn_k": ("an integer >= 1", lambda v: _is_int(v) and v >= 1),
+    "knn_temperature": ("a number > 0", lambda v: _is_number(v) and v > 0),
+    "probe_c": ("a number > 0", lambda v: _is_number(v) and v > 0),
+    "eval_batch_size": ("an integer >= 1", lambda v: _is_int(v) and v >= 1),
+    "blur": ("true or false", lambda v: isinstance(v, bool)),
+    "xla": ("true or false", lambda v: isinstance(v, bool)),
+    "small_stem": ("true, false or null (automatic)", lambda v: v is None or isinstance(v, bool)),
+    "mixed_precision": ("true, false or null (on with a GPU)", lambda v: v is None or isinstance(v, bool)),
+}
+
+
+def _require(condition, key, value, accepted):
+    if not condition:
+        raise ConfigError(f"invalid {key} {value!r}; accepted: {accepted}")
+
