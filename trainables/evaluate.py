@@ -5,6 +5,8 @@ un-augmented images, computed in inference mode, so batch-norm layers use and
 keep their moving statistics and repeated calls return identical features.
 """
 
+import weakref
+
 import numpy as np
 import tensorflow as tf
 from sklearn.linear_model import LogisticRegression
@@ -14,20 +16,30 @@ from sklearn.preprocessing import StandardScaler
 # Queries scored against the training features at once by the kNN monitor.
 KNN_CHUNK = 1024
 PROBE_MAX_ITER = 1000
+_FORWARDS = weakref.WeakKeyDictionary()
 
 
 def extract_features(encoder, images, batch_size=256):
     """Return float32 encoder features (N, feature_dim) of uint8 images (N, H, W, 3)."""
-
-    @tf.function
-    def forward(batch):
-        return encoder(tf.cast(batch, tf.float32) / 255.0, training=False)
-
+    forward = _compiled_forward(encoder, images.shape[1:])
     parts = [
         forward(tf.constant(images[start : start + batch_size])).numpy()
         for start in range(0, len(images), batch_size)
     ]
     return np.concatenate(parts, axis=0).astype(np.float32)
+
+
+def _compiled_forward(encoder, image_shape):
+    """One traced inference function per encoder, reused by every later call."""
+    forward = _FORWARDS.get(encoder)
+    if forward is None:
+
+        @tf.function(input_signature=[tf.TensorSpec((None, *image_shape), tf.uint8)])
+        def forward(batch):
+            return encoder(tf.cast(batch, tf.float32) / 255.0, training=False)
+
+        _FORWARDS[encoder] = forward
+    return forward
 
 
 def knn_accuracy(train_features, train_labels, query_features, query_labels, k=20, temperature=0.1):

@@ -76,10 +76,12 @@ class _Pretraining:
         num_train = len(splits.x_train)
         self.steps_per_epoch = max(1, num_train // settings.batch_size)
         peak = scale_learning_rate(settings.learning_rate, settings.batch_size, settings.lr_scaling)
+        total_steps = settings.max_epochs * self.steps_per_epoch
+        # A study shortened with --max-epochs may leave less room than the
+        # preset's warmup; the warmup then ends one step before training does.
+        warmup_steps = min(int(settings.warmup_epochs * self.steps_per_epoch), total_steps - 1)
         self.schedule = WarmupCosine(
-            peak_learning_rate=peak,
-            warmup_steps=int(settings.warmup_epochs * self.steps_per_epoch),
-            total_steps=settings.max_epochs * self.steps_per_epoch,
+            peak_learning_rate=peak, warmup_steps=warmup_steps, total_steps=total_steps
         )
         optimizer = build_optimizer(
             settings.optimizer, self.schedule, settings.momentum, settings.weight_decay
