@@ -17,7 +17,7 @@ from typing import Any, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from study.space import SWEPT_KEYS, SpaceError, domain_values, validate_domain
+from study.space import SpaceError, domain_values, validate_domain
 from trainables.settings import TrialSettings
 
 PRESETS = ("quick", "cifar10")
@@ -213,8 +213,8 @@ def _check_trial_values(config):
     for key, spec in config.space.items():
         if key not in TRIAL_KEYS or key in STUDY_OWNED_KEYS:
             raise ConfigError(
-                f"unknown key 'space.{key}' in the study config; swept keys are usually "
-                + ", ".join(SWEPT_KEYS)
+                f"unknown key 'space.{key}' in the study config; accepted keys: "
+                + ", ".join(k for k in TRIAL_KEYS if k not in STUDY_OWNED_KEYS)
             )
         try:
             validate_domain(key, spec)
