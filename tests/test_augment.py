@@ -164,19 +164,15 @@ def test_augment_draws_per_image():
 
 
 def test_augment_compiled_matches_op_by_op():
+    # With tf.image.rgb_to_hsv in place of adjust_hue's own conversion, XLA
+    # gave some clipped pixels of this batch a wrong hue (error 0.77).
+    config = AugmentConfig(color_probability=1.0, grayscale_probability=0.0)
     images = random_images(side=16)
     seed = tf.constant([5, 6], tf.int64)
-    compiled = augment_batch(images, seed, BLUR_CONFIG, jit_compile=True).numpy()
-    op_by_op = augment_batch(images, seed, BLUR_CONFIG, jit_compile=False).numpy()
+    compiled = augment_batch(images, seed, config, jit_compile=True).numpy()
+    op_by_op = augment_batch(images, seed, config, jit_compile=False).numpy()
     # XLA fuses and reorders float32 arithmetic, so only rounding may differ.
     np.testing.assert_allclose(compiled, op_by_op, atol=1e-5)
-
-
-def test_augment_compiled_reproduces_bits():
-    images = random_images(side=16)
-    first = augment_batch(images, tf.constant([5, 7]), BLUR_CONFIG, jit_compile=True)
-    second = augment_batch(images, tf.constant([5, 7]), BLUR_CONFIG, jit_compile=True)
-    np.testing.assert_array_equal(first.numpy(), second.numpy())
 
 
 def test_augment_zero_strength_leaves_image_unchanged():
@@ -261,6 +257,17 @@ def test_hue_wraps_around():
     second_hue = colorsys.rgb_to_hsv(*output[1, 0, 0])[0]
     assert first_hue == pytest.approx(0.35, abs=1e-5)
     assert second_hue == pytest.approx(0.8, abs=1e-5)
+
+
+def test_hue_ties_and_gray_match_tf():
+    # Pixels where two channels share the maximum or minimum, and gray pixels.
+    pixels = [(1.0, 1.0, 0.0), (1.0, 0.0, 1.0), (0.2, 0.7, 0.7), (0.5, 0.5, 0.5), (0.0, 0.0, 0.0)]
+    images = np.tile(np.array(pixels, np.float32)[:, None, None, :], (1, 2, 2, 1))
+    deltas = np.array([0.1, -0.25, 0.45, 0.3, -0.1], np.float32)
+    output = adjust_hue(images, deltas).numpy()
+    for index, delta in enumerate(deltas):
+        expected = tf.image.adjust_hue(images[index], float(delta)).numpy()
+        np.testing.assert_allclose(output[index], expected, atol=1e-6)
 
 
 def test_hue_zero_delta_is_identity():
@@ -402,6 +409,18 @@ def pretrain_batches(num_images, batch_size, epoch, seed, drop_remainder=None):
     return [(view_a.numpy(), view_b.numpy()) for view_a, view_b in dataset]
 
 
+@functools.lru_cache(maxsize=None)
+def compiled_pretrain_passes():
+    """Iterate one XLA-compiled pretrain_dataset twice and return both passes.
+
+    Cached, because the XLA compilation takes seconds.
+    """
+    dataset = pretrain_dataset(random_pixels(8), 4, epoch=1, seed=2, augment=BLUR_CONFIG)
+    first = [view.numpy() for pair in dataset for view in pair]
+    second = [view.numpy() for pair in dataset for view in pair]
+    return first, second
+
+
 def test_pretrain_batch_count_drops_remainder():
     batches = pretrain_batches(10, batch_size=4, epoch=0, seed=0)
     assert len(batches) == 2
@@ -461,12 +480,19 @@ def test_pretrain_epochs_draw_different_views():
     assert not np.allclose(epoch_0[0][1], epoch_1[0][1])
 
 
+def test_pretrain_compiled_matches_op_by_op():
+    compiled, _ = compiled_pretrain_passes()
+    dataset = pretrain_op_by_op(random_pixels(8), 4, epoch=1, seed=2, augment=BLUR_CONFIG)
+    op_by_op = [view.numpy() for pair in dataset for view in pair]
+    assert len(compiled) == len(op_by_op) == 4
+    for compiled_view, op_by_op_view in zip(compiled, op_by_op):
+        # XLA fuses and reorders float32 arithmetic, so only rounding may differ.
+        np.testing.assert_allclose(compiled_view, op_by_op_view, atol=1e-5)
+
+
 def test_pretrain_compiled_reproduces_bits():
-    pixels = random_pixels(8)
-    dataset = pretrain_dataset(pixels, 4, epoch=1, seed=2, augment=BLUR_CONFIG)
-    first = [view.numpy() for pair in dataset for view in pair]
-    second = [view.numpy() for pair in dataset for view in pair]
-    assert len(first) == 4
+    first, second = compiled_pretrain_passes()
+    assert len(first) == len(second) == 4
     for first_view, second_view in zip(first, second):
         np.testing.assert_array_equal(first_view, second_view)
     assert not np.allclose(first[0], first[1])
@@ -493,6 +519,8 @@ def test_pretrain_rejects_invalid_arguments():
         pretrain_op_by_op(random_pixels(4), 0, epoch=0, seed=0)
     with pytest.raises(ValueError, match="epoch"):
         pretrain_op_by_op(random_pixels(4), 2, epoch=-1, seed=0)
+    with pytest.raises(ValueError, match="seed"):
+        pretrain_op_by_op(random_pixels(4), 2, epoch=0, seed=2**63)
     with pytest.raises(TypeError, match="AugmentConfig"):
         pretrain_op_by_op(random_pixels(4), 2, epoch=0, seed=0, augment={"blur": True})
 

@@ -137,14 +137,17 @@ def augment_batch(images, seed, config: Optional[AugmentConfig] = None, jit_comp
             known when the graph is built.
         seed: (2,) int32 or int64 tensor, the key of every random draw.
         config: augmentation parameters, `AugmentConfig()` when None.
-        jit_compile: compile the steps after the crop with XLA. On CPU that is
-            about ten times faster than running them op by op, at the cost of
-            one compilation per batch shape and config.
+        jit_compile: compile the steps after the crop with XLA. That ran 7 to
+            10 times faster than op by op on a 2-core CPU, for (256, 32, 32, 3)
+            and (256, 16, 16, 3) batches. XLA compiles once per process, config
+            and batch shape, which took about a second there.
 
     Returns:
         float32 (B, H, W, 3) with values in [0, 1].
     """
     config = AugmentConfig() if config is None else config
+    if not isinstance(config, AugmentConfig):
+        raise TypeError(f"config must be an AugmentConfig or None, got {type(config).__name__}")
     images = _as_image_batch(images)
     seed = tf.convert_to_tensor(seed)
     if seed.shape != (2,) or seed.dtype not in (tf.int32, tf.int64):
@@ -452,7 +455,7 @@ def adjust_hue(images, delta):
     numerator = tf.where(red_is_max, green - blue, tf.where(green_is_max, blue - red, red - green))
     offset = tf.where(red_is_max, 0.0, tf.where(green_is_max, 2.0, 4.0))
     hue = numerator * inverse_chroma + offset + 6.0 * delta  # (B, H, W)
-    hue -= 6.0 * tf.floor(hue * (1.0 / 6.0))  # in [0, 6], where 6 rounds in from just below 0
+    hue -= 6.0 * tf.floor(hue * (1.0 / 6.0))  # in [0, 6], because -1e-8 rounds to 6
 
     # HSV -> RGB: channel = value - chroma * clip(min(k, 4 - k), 0, 1) with
     # k = (n + hue) mod 6 and n = 5, 3, 1 for red, green, blue. Since n + hue
