@@ -1,14 +1,21 @@
-"""A Tune callback that keeps the study's Parquet files current while trials run."""
+"""A Tune callback that records every trial report and keeps the study's Parquet files current."""
 
 import json
 import logging
 from pathlib import Path
 
+import pyarrow as pa
 from ray import tune
+from ray.tune.experiment import Trial
 
 from study.results import write_results
 
 logger = logging.getLogger(__name__)
+
+# One JSON object per line: a trial's report as Tune delivered it, without its config.
+REPORTS_FILE = "trial_reports.jsonl"
+# Tune's own per-trial report log, read for trials that REPORTS_FILE does not cover.
+TUNE_RESULT_FILE = "result.json"
 
 
 def error_line(error):
@@ -17,61 +24,130 @@ def error_line(error):
     return lines[-1] if lines else type(error).__name__
 
 
-class _Reports:
-    """Reports seen so far per trial, seeded from the result files already on disk."""
+def read_reports(path):
+    """Return `{trial_id: [report, ...]}` from a JSON-lines file, in file order.
 
-    def __init__(self, study_dir):
-        self.reports, self.configs = {}, {}
-        for result_file in Path(study_dir).glob("*/result.json"):
-            self._read_result_file(result_file)
-
-    def _read_result_file(self, result_file):
-        with open(result_file) as handle:
-            for line in handle:
-                if line.strip():
-                    self.add(json.loads(line))
-
-    def add(self, report, config=None):
-        trial_id = report.get("trial_id")
-        if trial_id is None:
-            return
-        self.reports.setdefault(trial_id, []).append(report)
-        self.configs[trial_id] = config or report.get("config") or self.configs.get(trial_id, {})
-
-
-def _callback_base():
-    from ray import tune
-
-    return tune.Callback
+    A line that does not parse (the last one, cut short when the driver was
+    killed while writing it) is skipped.
+    """
+    reports = {}
+    path = Path(path)
+    if not path.is_file():
+        return reports
+    with open(path) as handle:
+        for line in handle:
+            try:
+                report = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(report, dict) and report.get("trial_id") is not None:
+                reports.setdefault(report["trial_id"], []).append(report)
+    return reports
 
 
 class ResultsCallback(tune.Callback):
-    """Rewrite the Parquet files whenever a trial ends, so finished work is on disk early."""
+    """Log every trial report and rewrite the Parquet files whenever a trial ends.
+
+    Each report is appended to STUDY_DIR/trial_reports.jsonl when it arrives.
+    Tune's own result.json is not enough to resume from: a resumed trial gets a
+    new result.json that Tune copies over the old one (Ray 2.60), so the epochs
+    before the resume survive only in this log.
+
+    `Tuner.restore` brings back the copy of this callback pickled in tuner.pkl
+    when the study started, so run-time state is created in `setup`, and the
+    study folder is read from the trials, whose storage Tune points at the
+    folder's current place.
+    """
 
     def __init__(self, study_dir, study):
-        self.study_dir, self.study = Path(study_dir), study
-        self.seen = None
-        self.errors = {}
+        self.study_dir = Path(study_dir)
+        self.study = study
 
     def setup(self, **info):
-        self.seen = _Reports(self.study_dir)
+        self._reports = None
+        self._ended = set()
+
+    def on_step_begin(self, iteration, trials, **info):
+        self._load(trials)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        self.seen.add(result, trial.config)
+        self._load(trials)
+        report = {key: value for key, value in result.items() if key != "config"}
+        report["trial_id"] = trial.trial_id
+        self._reports.setdefault(trial.trial_id, []).append(report)
+        self._append(report)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        self._write()
+        self._ended.add(trial.trial_id)
+        self._write(trials)
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        self.errors[trial.trial_id] = error_line(trial.get_error() or "trial failed")
-        self._write()
+        self._ended.add(trial.trial_id)
+        self._write(trials)
 
-    def _write(self):
+    def on_experiment_end(self, trials, **info):
+        self._write(trials)
+
+    def _load(self, trials):
+        """Read the reports of earlier runs of this study, once per run."""
+        if self._reports is not None:
+            return
+        if trials:
+            self.study_dir = Path(trials[0].remote_experiment_path)
+        reports_file = self.study_dir / REPORTS_FILE
+        if reports_file.exists():
+            self._reports = read_reports(reports_file)
+            _end_with_newline(reports_file)
+        else:
+            # A new study, or one started before the report log existed. The
+            # driver copies its new result.json files over the old ones only
+            # at the end of its first step, after this runs.
+            self._reports = {}
+            for trial in trials:
+                self._reports.update(read_reports(Path(trial.path) / TUNE_RESULT_FILE))
+
+    def _append(self, report):
+        try:
+            with open(self.study_dir / REPORTS_FILE, "a") as handle:
+                handle.write(json.dumps(report, default=str) + "\n")
+        except OSError as error:
+            logger.warning("could not log the report of trial %s: %s", report["trial_id"], error)
+
+    def _write(self, trials):
+        self._load(trials)
         records = [
-            (trial_id, dict(self.seen.configs.get(trial_id) or {}), reports, self.errors.get(trial_id))
-            for trial_id, reports in self.seen.reports.items()
+            (trial.trial_id, dict(trial.config), self._reports.get(trial.trial_id, []), _trial_error(trial))
+            for trial in trials
+            if trial.trial_id in self._ended or trial.status in (Trial.TERMINATED, Trial.ERROR)
         ]
         try:
             write_results(self.study_dir, self.study, records)
-        except (OSError, ValueError) as error:
-            logger.warning("could not update the study's Parquet files: %s", error)
+        except (OSError, ValueError, pa.ArrowException) as error:
+            logger.warning("could not update the study's Parquet files in %s: %s", self.study_dir, error)
+
+
+def _trial_error(trial):
+    """One-line error of a trial that ended with an error, else None."""
+    if trial.status != Trial.ERROR:
+        return None
+    # Tune writes error.txt into the driver's staging folder first and copies
+    # it to the study folder later, so read the staging copy when it exists.
+    text = None
+    if trial.error_file and Path(trial.error_file).is_file():
+        text = Path(trial.error_file).read_text()
+    text = text or trial.get_error()
+    return error_line(text) if text else "the trial failed without an error message"
+
+
+def _end_with_newline(path):
+    """Terminate a last line cut short by a crash, so the next report starts a line of its own."""
+    try:
+        with open(path, "rb+") as handle:
+            handle.seek(0, 2)
+            if handle.tell() == 0:
+                return
+            handle.seek(-1, 2)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
+    except FileNotFoundError:
+        return

@@ -70,8 +70,8 @@ def _run(args):
     from study import runner
 
     print(f"study {config.name}: writing to {config.study_dir}", flush=True)
-    records = runner.start_study(config, data)
-    return _finish(config.study_dir, records)
+    num_trials = runner.start_study(config, data)
+    return _finish(config.study_dir, num_trials)
 
 
 def _resume(args):
@@ -86,19 +86,40 @@ def _resume(args):
     from study import runner
 
     print(f"study {config.name}: resuming in {config.study_dir}", flush=True)
-    records = runner.resume_study(config, data)
-    return _finish(config.study_dir, records)
+    num_trials = runner.resume_study(config, data)
+    return _finish(config.study_dir, num_trials)
 
 
 def _report(args):
-    from study.results import ranked, read_summary
+    from study.results import ranked
 
     try:
-        summary = read_summary(args.study_dir)
-    except FileNotFoundError as error:
+        summary = _read_summary(args.study_dir)
+    except (FileNotFoundError, ValueError) as error:
         return _invalid(error)
     print(ranked(summary)[TABLE_COLUMNS].to_string(index=False, float_format="%.4f"))
     return EXIT_OK
+
+
+def _read_summary(study_dir):
+    """Read summary.parquet; raises FileNotFoundError, or ValueError when it is not Parquet."""
+    import pyarrow as pa
+
+    from study.results import SUMMARY_FILE, read_summary
+
+    try:
+        return read_summary(study_dir)
+    except (pa.ArrowException, OSError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        path = Path(study_dir) / SUMMARY_FILE
+        raise ValueError(f"{path} is not a readable Parquet file ({_first_line(error)})") from None
+
+
+def _first_line(error):
+    """First line of an exception's message."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _load_data(config):
@@ -113,19 +134,29 @@ def _load_data(config):
         raise ConfigError(str(error)) from None
 
 
-def _finish(study_dir, records):
-    from study.results import ranked, read_summary
+def _finish(study_dir, num_trials):
+    """Print the ranked table; return 1 when a trial failed or did not finish, else 0."""
+    from study.results import ranked
 
-    summary = read_summary(study_dir)
+    try:
+        summary = _read_summary(study_dir)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"simclr-study: error: no results were written: {error}", file=sys.stderr)
+        return EXIT_FAILED
     print(f"\n{len(summary)} trials, ranked by linear-probe accuracy on the test split:")
     print(ranked(summary)[TABLE_COLUMNS].to_string(index=False, float_format="%.4f"))
     print(f"\nresults: {Path(study_dir) / 'summary.parquet'} and {Path(study_dir) / 'history.parquet'}")
+    status = EXIT_OK
     failed = summary[summary["status"] == "failed"]
-    if len(failed):
-        for row in failed.itertuples():
-            print(f"trial {row.trial_id} failed: {row.error}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+    for row in failed.itertuples():
+        print(f"trial {row.trial_id} failed: {row.error}", file=sys.stderr)
+        status = EXIT_FAILED
+    unfinished = num_trials - len(summary)
+    if unfinished > 0:
+        print(f"{unfinished} of {num_trials} trials did not finish; continue them with: "
+              f"simclr-study resume {study_dir}", file=sys.stderr)
+        status = EXIT_FAILED
+    return status
 
 
 def _invalid(error):

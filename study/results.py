@@ -119,9 +119,16 @@ def summary_table(rows):
     columns = {name: [row.get(name) for row in rows] for name in SUMMARY_SCHEMA.names}
     table = pa.Table.from_pydict(columns, schema=SUMMARY_SCHEMA)
     for name in extra:
-        values = [row.get(name) for row in rows]
-        table = table.append_column(name, pa.array(values))
+        table = table.append_column(name, _extra_column([row.get(name) for row in rows]))
     return table
+
+
+def _extra_column(values):
+    """Arrow array of one extra setting; values of mixed types become strings."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if value is None else str(value) for value in values], pa.string())
 
 
 def write_results(study_dir, study, records):
@@ -158,9 +165,22 @@ def _existing(study_dir, name):
 
 
 def _write_atomic(table, path):
+    """Write `table` to a temporary file beside `path`, then rename it over `path`.
+
+    Readers see either the previous file or the new one, never a partial file.
+    On an error the temporary file is removed and the previous file stays.
+    """
     temporary = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, temporary)
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "wb") as handle:
+            pq.write_table(table, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if temporary.is_file():
+            temporary.unlink()
+        raise
 
 
 def _one_line(text):

@@ -7,9 +7,7 @@ starts.
 """
 
 import logging
-import math
 import os
-from pathlib import Path
 
 import ray
 import yaml
@@ -17,12 +15,18 @@ from ray import tune
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from study.config import CONFIG_FILE
-from study.callbacks import ResultsCallback, error_line
-from study.results import write_results
+from study.callbacks import ResultsCallback
 from study.scheduler import build_scheduler
 from study.space import build_param_space
 
 CHECKPOINTS_KEPT = 2
+# Tune saves its experiment state (trial statuses, latest checkpoints) every
+# 10 s or less often by default (Ray 2.60). A trial that ends after the last
+# save before the driver is killed counts as unfinished on resume and runs
+# again from its latest recorded checkpoint, so a short period narrows that
+# window. Each save writes a small JSON file and copies Tune's per-trial logs
+# into the study folder.
+EXPERIMENT_SNAPSHOT_SECONDS = "2"
 
 
 def load_data(config):
@@ -40,7 +44,10 @@ def load_data(config):
 
 
 def start_study(config, data):
-    """Create the study folder, run every trial and write the Parquet files; return the records."""
+    """Create the study folder, run every trial and write the Parquet files.
+
+    Returns the number of trials in the study.
+    """
     study_dir = config.study_dir
     study_dir.mkdir(parents=True, exist_ok=False)
     _write_config(study_dir, config)
@@ -49,7 +56,18 @@ def start_study(config, data):
 
 
 def resume_study(config, data):
-    """Continue a study whose driver stopped: finished trials stay, the others resume."""
+    """Continue a study whose driver stopped; return the number of trials in the study.
+
+    Trials that ended (completed, stopped, diverged) keep their results and do
+    not run again, except one that ended within EXPERIMENT_SNAPSHOT_SECONDS
+    before the driver stopped, which continues from its latest recorded
+    checkpoint. Unfinished trials continue from their latest checkpoint, and
+    failed trials run again from theirs with a fresh failure budget. A study
+    whose driver stopped before Tune saved any experiment state starts over in
+    the same folder.
+    """
+    if not has_tune_state(config.study_dir):
+        return _fit(_new_tuner(config, data), config)
     _init_ray(config)
     tuner = tune.Tuner.restore(
         str(config.study_dir),
@@ -60,6 +78,11 @@ def resume_study(config, data):
     return _fit(tuner, config)
 
 
+def has_tune_state(study_dir):
+    """Return whether Tune saved enough in `study_dir` to restore the study."""
+    return tune.Tuner.can_restore(str(study_dir)) and any(study_dir.glob("experiment_state-*.json"))
+
+
 def _new_tuner(config, data):
     _init_ray(config)
     return tune.Tuner(
@@ -67,9 +90,13 @@ def _new_tuner(config, data):
         param_space=build_param_space(config),
         tune_config=tune.TuneConfig(
             scheduler=build_scheduler(config),
-            search_alg=BasicVariantGenerator(random_state=config.seed),
+            # Tune ignores TuneConfig.max_concurrent_trials when the search
+            # algorithm is a BasicVariantGenerator instance (Ray 2.60), so the
+            # generator itself limits the trials that run at once.
+            search_alg=BasicVariantGenerator(
+                random_state=config.seed, max_concurrent=config.max_concurrent_trials or 0
+            ),
             num_samples=config.num_samples,
-            max_concurrent_trials=config.max_concurrent_trials,
             reuse_actors=True,
         ),
         run_config=tune.RunConfig(
@@ -102,36 +129,13 @@ def _init_ray(config):
 
 
 def _fit(tuner, config):
+    """Run the tuner; ResultsCallback writes the Parquet files as trials end and at the end."""
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", EXPERIMENT_SNAPSHOT_SECONDS)
     try:
-        grid = tuner.fit()
-        records = [_result_record(result) for result in grid]
-        write_results(config.study_dir, config.name, records)
-        return records
+        return len(tuner.fit())
     finally:
         if not config.address:
             ray.shutdown()
-
-
-def _result_record(result):
-    frame = result.metrics_dataframe
-    reports = [] if frame is None else [_clean(row) for row in frame.to_dict("records")]
-    if not reports and result.metrics:
-        reports = [_clean(result.metrics)]
-    trial_id = (result.metrics or {}).get("trial_id") or Path(result.path).name
-    error = None if result.error is None else error_line(result.error)
-    return trial_id, _trial_config(result.config), reports, error
-
-
-def _trial_config(config):
-    return {key: value for key, value in (config or {}).items()}
-
-
-def _clean(row):
-    """Replace pandas' NaN for a missing value with None."""
-    return {
-        key: (None if isinstance(value, float) and math.isnan(value) else value)
-        for key, value in row.items()
-    }
 
 
 def _write_config(study_dir, config):

@@ -3,10 +3,13 @@
 A checkpoint folder contains
     encoder.weights.h5, projection.weights.h5   Keras weight files
     optimizer.npz                               optimizer variables, in order
-    state.json                                  epochs done, seconds and views so far
+    state.json                                  epochs done, seconds and views so far,
+                                                the last kNN accuracy and, once the
+                                                trial has finished, its final report
 The random state needs no file: every random draw of epoch e is seeded by
 (trial seed, e), so resuming at epoch e replays exactly what an unbroken run
-would have drawn.
+would have drawn. tests/test_reliability.py checks that a resumed epoch
+reproduces the loss of an unbroken run.
 """
 
 import json

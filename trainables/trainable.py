@@ -47,13 +47,19 @@ def train_simclr(config, data=None):
 
     run = _Pretraining(settings, splits, mixed)
     state = run.restore(tune.get_checkpoint())
+    if state["epochs_completed"] >= settings.max_epochs:
+        # The trial had finished, but the driver stopped before Tune recorded
+        # that, so the resumed study runs it again from its final checkpoint.
+        tune.report(run.final_report(state))
+        return
     for epoch in range(state["epochs_completed"], settings.max_epochs):
         metrics = run.train_epoch(epoch, state)
         if metrics is None:
-            tune.report(run.diverged_report(epoch, state))
+            tune.report(run.diverged_report(state))
             return
         if epoch + 1 == settings.max_epochs:
             metrics.update(run.probe())
+            state["final_report"] = metrics
         _report_with_checkpoint(run, metrics, state)
 
 
@@ -150,6 +156,9 @@ class _Pretraining:
             return None
 
         knn = self.knn_accuracy()
+        if knn is None:
+            state["error"] = f"encoder features became non-finite in epoch {epoch + 1}"
+            return None
         state.update(
             epochs_completed=epoch + 1,
             train_seconds=state["train_seconds"] + train_seconds,
@@ -169,10 +178,13 @@ class _Pretraining:
         }
 
     def knn_accuracy(self):
+        """kNN accuracy on the validation split, or None when a feature is NaN or infinite."""
         splits, settings = self.splits, self.settings
         batch = settings.eval_batch_size
         train = evaluate.extract_features(self.encoder, splits.x_train, batch)
         val = evaluate.extract_features(self.encoder, splits.x_val, batch)
+        if not (np.isfinite(train).all() and np.isfinite(val).all()):
+            return None
         return evaluate.knn_accuracy(
             train, splits.y_train, val, splits.y_val, settings.knn_k, settings.knn_temperature
         )
@@ -195,13 +207,29 @@ class _Pretraining:
             train, splits.y_train, test, splits.y_test, settings.probe_c, settings.seed
         )
 
-    def diverged_report(self, epoch, state):
-        """Final report of a diverged trial: finite values only, so the scheduler is not misled."""
+    def diverged_report(self, state):
+        """Final report of a diverged trial: finite values only, so the scheduler is not misled.
+
+        It repeats the epoch and kNN accuracy of the last finite epoch (0 and 0.0
+        when the first epoch diverged), because ASHA needs its metric in every report.
+        """
         return {
             "epoch": state["epochs_completed"],
             "knn_accuracy": state["knn_accuracy"],
             "diverged": True,
             "error": state["error"],
+        }
+
+    def final_report(self, state):
+        """Return the last report of a finished trial, from the state of its final checkpoint."""
+        if "final_report" in state:
+            return state["final_report"]
+        # Checkpoints written before the final report was kept in the state.
+        return {
+            "epoch": state["epochs_completed"],
+            "knn_accuracy": state["knn_accuracy"],
+            "diverged": False,
+            **self.probe(),
         }
 
 
