@@ -1,8 +1,12 @@
 """Bad input: one line naming the value, exit status 2, nothing written, Ray not started."""
 
+import ctypes
+import os
+import pickle
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import ray
 
@@ -115,3 +119,149 @@ def test_console_script_exit_status(tmp_path):
         "simclr-study: error: invalid dataset 'imagenet'; accepted: one of digits, cifar10"
     )
     assert not (tmp_path / "studies").exists()
+
+
+# ---------------------------------------------------------------------------
+# Bad files and folders: each case prepares its input under tmp_path and
+# returns the command line.
+# ---------------------------------------------------------------------------
+
+
+def _cifar_batches(tmp_path, corrupt=None, only=None):
+    """A cifar-10-batches-py folder of tiny valid batches; `corrupt` names one to cut in half."""
+    folder = tmp_path / "data" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    names = [f"data_batch_{index}" for index in range(1, 6)] + ["test_batch"]
+    for name in only or names:
+        batch = {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1]}
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=4))
+    if corrupt:
+        whole = (folder / corrupt).read_bytes()
+        (folder / corrupt).write_bytes(whole[: len(whole) // 2])
+    return folder.parent
+
+
+class _RunsShellCommand:
+    """Pickles to a call of os.system, as a tampered batch file would."""
+
+    def __reduce__(self):
+        return (os.system, ("echo tampered",))
+
+
+def _tampered_batches(tmp_path):
+    data = _cifar_batches(tmp_path)
+    (data / "cifar-10-batches-py" / "data_batch_1").write_bytes(pickle.dumps(_RunsShellCommand()))
+    return data
+
+
+def _cifar_run(data_dir):
+    return ["run", "--dataset", "cifar10", "--data-dir", str(data_dir)]
+
+
+def _study_folder(tmp_path, study_yaml):
+    folder = tmp_path / "old-study"
+    folder.mkdir()
+    (folder / "study.yaml").write_text(study_yaml)
+    return folder
+
+
+def _empty_data_dir(tmp_path):
+    (tmp_path / "data").mkdir()
+    return _cifar_run(tmp_path / "data")
+
+
+def _data_dir_is_file(tmp_path):
+    (tmp_path / "data.tar").write_bytes(b"not a folder")
+    return _cifar_run(tmp_path / "data.tar")
+
+
+def _truncated_archive(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "cifar-10-python.tar.gz").write_bytes(b"\x1f\x8b\x08\x00 cut short")
+    return _cifar_run(tmp_path / "data")
+
+
+def _storage_path_is_file(tmp_path):
+    (tmp_path / "results").write_text("a file")
+    return ["run", "--storage-path", str(tmp_path / "results")]
+
+
+def _corrupt_summary(tmp_path):
+    folder = _study_folder(tmp_path, "name: old-study\n")
+    (folder / "summary.parquet").write_bytes(b"PAR1 cut short")
+    return ["report", str(folder)]
+
+
+BAD_INPUTS = [
+    ("empty data dir", _empty_data_dir, "has no CIFAR-10 files"),
+    ("data dir is a file", _data_dir_is_file, "does not exist or is not a folder"),
+    ("corrupt batch file",
+     lambda tmp: _cifar_run(_cifar_batches(tmp, corrupt="data_batch_3")), "data_batch_3: not a readable pickle"),
+    ("missing batch files",
+     lambda tmp: _cifar_run(_cifar_batches(tmp, only=["data_batch_1"])), "missing batch file(s) data_batch_2"),
+    ("tampered batch file",
+     lambda tmp: _cifar_run(_tampered_batches(tmp)), "which a CIFAR-10 batch never contains"),
+    ("truncated archive", _truncated_archive, "not a readable .tar.gz archive"),
+    ("storage path is a file", _storage_path_is_file, "is not a folder"),
+    ("resume of missing folder",
+     lambda tmp: ["resume", str(tmp / "absent")], "is not a study folder: study.yaml not found"),
+    ("resume of corrupt study.yaml",
+     lambda tmp: ["resume", str(_study_folder(tmp, "max_epochs: [3\n"))], "is not valid YAML"),
+    ("resume of study.yaml list",
+     lambda tmp: ["resume", str(_study_folder(tmp, "- 1\n- 2\n"))], "must hold a YAML mapping"),
+    ("resume of invalid study.yaml",
+     lambda tmp: ["resume", str(_study_folder(tmp, "max_epochs: 0\n"))], "invalid max_epochs 0"),
+    ("resume of study.yaml with unknown key",
+     lambda tmp: ["resume", str(_study_folder(tmp, "epochs: 3\n"))], "unknown key 'epochs'"),
+    ("report of corrupt summary", _corrupt_summary, "summary.parquet is not a readable Parquet file"),
+]
+
+
+def _files(folder):
+    return sorted((str(path.relative_to(folder)), path.stat().st_size)
+                  for path in folder.rglob("*") if path.is_file())
+
+
+@pytest.mark.parametrize("case,prepare,expected", BAD_INPUTS, ids=[row[0] for row in BAD_INPUTS])
+def test_bad_input_rejected(tmp_path, capsys, monkeypatch, case, prepare, expected):
+    monkeypatch.chdir(tmp_path)
+    argv = prepare(tmp_path)
+    before = _files(tmp_path)
+    status = main(argv)
+    err = capsys.readouterr().err
+    assert status == EXIT_INVALID
+    assert expected in err
+    assert len(err.strip().splitlines()) == 1
+    assert _files(tmp_path) == before
+    assert not (tmp_path / "studies").exists()
+    assert not ray.is_initialized()
+
+
+# Linux capability numbers (linux/capability.h) and the prctl that drops one
+# from the bounding set, which a process started as root then lacks.
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH, _PR_CAPBSET_DROP = 1, 2, 24
+
+
+def _drop_file_permission_override():
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+        if libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+def test_storage_path_not_writable_rejected(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    command = [sys.executable, "-m", "study.cli", "run", "--storage-path", str(locked / "studies")]
+    # Root writes through file modes, so the CLI runs without that privilege.
+    preexec = _drop_file_permission_override if os.geteuid() == 0 else None
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=120, preexec_fn=preexec)
+    except subprocess.SubprocessError as error:
+        pytest.skip(f"could not start the CLI without the root file-permission override: {error}")
+    finally:
+        locked.chmod(0o700)
+    assert completed.returncode == EXIT_INVALID, completed.stderr[-2000:]
+    assert completed.stderr.strip().endswith("is not writable; choose a folder you can write to")
+    assert len(completed.stderr.strip().splitlines()) == 1
+    assert list(locked.iterdir()) == []
