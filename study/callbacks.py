@@ -48,10 +48,11 @@ def read_reports(path):
 class ResultsCallback(tune.Callback):
     """Log every trial report and rewrite the Parquet files whenever a trial ends.
 
-    Each report is appended to STUDY_DIR/trial_reports.jsonl when it arrives.
-    Tune's own result.json is not enough to resume from: a resumed trial gets a
-    new result.json that Tune copies over the old one (Ray 2.60), so the epochs
-    before the resume survive only in this log.
+    Each report is appended to STUDY_DIR/trial_reports.jsonl when it arrives,
+    and a resumed study reads the log back. Tune writes its own result.json per
+    trial in a staging folder and copies it into the study folder only when it
+    saves the experiment state (Ray 2.60), so after a killed driver the log
+    contains reports that the study folder's result.json files lack.
 
     `Tuner.restore` brings back the copy of this callback pickled in tuner.pkl
     when the study started, so run-time state is created in `setup`, and the
@@ -99,9 +100,7 @@ class ResultsCallback(tune.Callback):
             self._reports = read_reports(reports_file)
             _end_with_newline(reports_file)
         else:
-            # A new study, or one started before the report log existed. The
-            # driver copies its new result.json files over the old ones only
-            # at the end of its first step, after this runs.
+            # A new study, or one started before the report log existed.
             self._reports = {}
             for trial in trials:
                 self._reports.update(read_reports(Path(trial.path) / TUNE_RESULT_FILE))
