@@ -47,10 +47,10 @@ STATUS_TABLE = [
     ("final report repeated", [_epoch(1), _epoch(2, **PROBE), _epoch(2, **PROBE)], None, "completed"),
     ("diverged", [_epoch(1), DIVERGED], None, "diverged"),
     ("diverged in the first epoch", [{**DIVERGED, "epoch": 0, "knn_accuracy": 0.0}], None, "diverged"),
-    ("diverged and an error", [_epoch(1), DIVERGED], "RuntimeError: x", "diverged"),
-    ("error before any report", [], "RuntimeError: boom", "failed"),
-    ("error after some epochs", [_epoch(1)], "ValueError: bad", "failed"),
-    ("error after all epochs", [_epoch(1), _epoch(2, **PROBE)], "ValueError: bad", "failed"),
+    ("diverged and an error", [_epoch(1), DIVERGED], "RuntimeError: worker lost", "diverged"),
+    ("error before any report", [], "RuntimeError: CUDA out of memory", "failed"),
+    ("error after some epochs", [_epoch(1)], "ValueError: labels do not match images", "failed"),
+    ("error after all epochs", [_epoch(1), _epoch(2, **PROBE)], "ValueError: labels do not match images", "failed"),
 ]
 
 
@@ -133,7 +133,7 @@ def test_summary_row_failed_error_is_one_line():
 
 
 def test_summary_row_failed_without_reports():
-    row = summary_row("s", "t1", CONFIG, [], "RuntimeError: boom")
+    row = summary_row("s", "t1", CONFIG, [], "RuntimeError: CUDA out of memory")
     assert row["status"] == "failed"
     assert row["epochs_completed"] == 0
     assert row["final_loss"] is None
@@ -144,7 +144,7 @@ def _records():
     return [
         ("t2", CONFIG, [_epoch(1), DIVERGED], None),
         ("t1", CONFIG, [_epoch(1), _epoch(2, **PROBE), _epoch(2, **PROBE)], None),
-        ("t3", {**CONFIG, "warmup_epochs": 0.0}, [], "RuntimeError: boom"),
+        ("t3", {**CONFIG, "warmup_epochs": 0.0}, [], "RuntimeError: CUDA out of memory"),
     ]
 
 
