@@ -8,8 +8,8 @@ and what is accepted.
 import dataclasses
 import datetime
 import math
-import os
 import re
+import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any, Optional
@@ -198,8 +198,14 @@ def _check_storage_path(storage_path):
         existing = existing.parent
     if not existing.is_dir():
         raise ConfigError(f"--storage-path {storage_path!r} is not a folder: {str(existing)!r} is a file")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"--storage-path {storage_path!r} is not writable; choose a folder you can write to")
+    # os.access says yes to root even on a read-only mount, so try a real write.
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError:
+        raise ConfigError(
+            f"--storage-path {storage_path!r} is not writable; choose a folder you can write to"
+        ) from None
 
 
 def _check_trial_values(config):

@@ -718,3 +718,23 @@ def test_load_dataset_invalid_val_fraction(batches_folder):
     folder, _ = batches_folder
     with pytest.raises(DataError, match="val_fraction"):
         load_dataset("cifar10", data_dir=folder, val_fraction=1.2)
+
+
+def test_batches_rewritten_by_python3_load(tmp_path):
+    # Python 3 pickles bytes under protocol 2 as calls to _codecs.encode(text, "latin1").
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name in names:
+        batch = {
+            b"batch_label": b"rewritten",
+            b"labels": [int(v) for v in rng.integers(0, 10, size=4)],
+            b"data": rng.integers(0, 256, size=(4, 3072), dtype=np.uint8),
+            b"filenames": [b"a.png", b"b.png", b"c.png", b"d.png"],
+        }
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    (x_train, y_train), (x_test, y_test) = load_cifar10(folder)
+    assert x_train.shape == (20, 32, 32, 3)
+    assert x_test.shape == (4, 32, 32, 3)
+    assert y_train.dtype == np.int64

@@ -69,10 +69,19 @@ def _numpy_reconstruct():
     return _reconstruct
 
 
+def _latin1_encode(text, encoding):
+    """Stand-in for _codecs.encode that only does what pickle protocol 2 needs it for."""
+    if encoding != "latin1" or not isinstance(text, str):
+        raise DataError(f"the pickle calls _codecs.encode with {encoding!r}; only 'latin1' is accepted")
+    return text.encode("latin1")
+
+
 # Globals that the pickled b"data" array refers to, which are the only ones in a CIFAR-10
 # batch. NumPy 1.x writes numpy.core.multiarray and NumPy 2.x writes numpy._core.multiarray,
-# and both resolve to the same function.
+# and both resolve to the same function. A batch that Python 3 rewrote with protocol 2
+# stores its bytes as calls to _codecs.encode(text, "latin1").
 _ALLOWED_GLOBALS = {
+    ("_codecs", "encode"): _latin1_encode,
     ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct(),
     ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct(),
     ("numpy", "ndarray"): np.ndarray,
