@@ -242,14 +242,6 @@ def test_lars_invalid_arguments(kwargs, message):
         LARS(0.1, **kwargs)
 
 
-@pytest.fixture
-def mixed_precision():
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    yield
-    keras.mixed_precision.set_global_policy(previous)
-
-
 def test_lars_in_loss_scale_optimizer(mixed_precision):
     dense = keras.layers.Dense(3, name="dense")
     x = tf.constant(np.random.default_rng(0).normal(size=(8, 4)), dtype="float32")

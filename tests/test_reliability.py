@@ -16,7 +16,6 @@ from pathlib import Path
 
 import keras
 import pytest
-import ray  # noqa: F401  (puts the psutil that Ray ships on sys.path)
 import psutil
 from ray import tune
 

@@ -196,14 +196,6 @@ def test_default_small_stem():
     assert not default_small_stem(224)
 
 
-@pytest.fixture
-def mixed_precision():
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    yield
-    keras.mixed_precision.set_global_policy(previous)
-
-
 def test_encoder_float32_output_mixed_precision(mixed_precision):
     encoder = build_encoder(18, width=0.125, input_shape=(16, 16, 3))
     images = np.zeros((2, 16, 16, 3), dtype="float32")
