@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+# The shell's status for a process ended by SIGINT.
+EXIT_INTERRUPTED = 130
 TABLE_COLUMNS = ["trial_id", "status", "depth", "batch_size", "temperature", "learning_rate",
                  "epochs_completed", "knn_accuracy", "probe_accuracy", "baseline_probe_accuracy"]
 
@@ -53,7 +55,7 @@ def main(argv=None):
 
 
 def _run(args):
-    from study.config import ConfigError, load_study_config
+    from study.config import ConfigError, check_local_resources, load_study_config
 
     overrides = {
         "dataset": args.dataset, "data_dir": args.data_dir, "storage_path": args.storage_path,
@@ -63,6 +65,8 @@ def _run(args):
     }
     try:
         config = load_study_config(args.preset, args.config, overrides)
+        if config.address is None:
+            check_local_resources(config)
         data = _load_data(config)
     except ConfigError as error:
         return _invalid(error)
@@ -70,7 +74,10 @@ def _run(args):
     from study import runner
 
     print(f"study {config.name}: writing to {config.study_dir}", flush=True)
-    num_trials = runner.start_study(config, data)
+    try:
+        num_trials = runner.start_study(config, data)
+    except KeyboardInterrupt:
+        return _interrupted(config.study_dir)
     return _finish(config.study_dir, num_trials)
 
 
@@ -86,7 +93,10 @@ def _resume(args):
     from study import runner
 
     print(f"study {config.name}: resuming in {config.study_dir}", flush=True)
-    num_trials = runner.resume_study(config, data)
+    try:
+        num_trials = runner.resume_study(config, data)
+    except KeyboardInterrupt:
+        return _interrupted(config.study_dir)
     return _finish(config.study_dir, num_trials)
 
 
@@ -157,6 +167,12 @@ def _finish(study_dir, num_trials):
               f"simclr-study resume {study_dir}", file=sys.stderr)
         status = EXIT_FAILED
     return status
+
+
+def _interrupted(study_dir):
+    print(f"\nstudy interrupted: trials that ended are in {Path(study_dir) / 'summary.parquet'}; "
+          f"continue the others with: simclr-study resume {study_dir}", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _invalid(error):

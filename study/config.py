@@ -8,7 +8,10 @@ and what is accepted.
 import dataclasses
 import datetime
 import math
+import os
 import re
+import shutil
+import subprocess
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -18,9 +21,18 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from study.space import SpaceError, domain_values, validate_domain
-from trainables.settings import TrialSettings
+from trainables.settings import DEPTHS, OPTIMIZERS, TrialSettings
 
 PRESETS = ("quick", "cifar10")
+# Upper bounds that catch typos (an extra zero or three) before they reach Ray,
+# TensorFlow or Arrow; each is far beyond what a real study uses.
+MAX_EPOCHS = 100_000
+MAX_TRIALS = 100_000
+MAX_BATCH_SIZE = 1 << 20
+MAX_IMAGE_SIZE = 1024
+MAX_DIM = 1 << 16
+MAX_FAILURES = 1000
+MAX_SEED = 2**32 - 1
 DATASETS = ("digits", "cifar10")
 CONFIG_FILE = "study.yaml"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -30,6 +42,22 @@ STUDY_OWNED_KEYS = ("dataset", "max_epochs", "seed")
 INTEGER_KEYS = ("depth", "batch_size", "projection_dim", "knn_k", "eval_batch_size")
 
 
+class _StudyLoader(yaml.SafeLoader):
+    """Safe YAML loader that also reads 1e-6 (no dot) as a float, as YAML 1.2 does."""
+
+
+_StudyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def load_yaml(text):
+    """Parse study YAML with the safe loader, reading 1e-6 as a number."""
+    return yaml.load(text, Loader=_StudyLoader)
+
+
 class ConfigError(ValueError):
     """Invalid study input; the message is one line with the value and the fix."""
 
@@ -37,7 +65,7 @@ class ConfigError(ValueError):
 class StudyConfig(BaseModel):
     """A validated study: what to sweep, how to schedule it and where to run it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: Optional[str] = None
     dataset: str = "digits"
@@ -88,12 +116,18 @@ def load_study_config(preset=None, config_file=None, overrides=None, now=None):
     if config_file is not None:
         raw, source = _read_yaml_file(config_file), Path(config_file).stem
     else:
-        source = preset or "quick"
+        source = "quick" if preset is None else preset
         raw = read_preset(source)
-    raw.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
+    raw.update(overrides)
+    # A shorter --max-epochs moves the first ASHA rung down with it.
+    grace = raw.get("grace_period")
+    if "max_epochs" in overrides and _is_int(grace) and _is_int(raw["max_epochs"]):
+        raw["grace_period"] = max(1, min(grace, raw["max_epochs"]))
     if not raw.get("name"):
         stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
-        raw["name"] = f"{source}-{stamp}"
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "-", source).strip("._-") or "study"
+        raw["name"] = f"{stem}-{stamp}"
     return validate(raw)
 
 
@@ -102,7 +136,7 @@ def read_preset(name):
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; accepted presets: {', '.join(PRESETS)}")
     text = resources.files("study.presets").joinpath(f"{name}.yaml").read_text()
-    return yaml.safe_load(text)
+    return load_yaml(text)
 
 
 def validate(raw, new_study=True):
@@ -153,7 +187,7 @@ def _read_yaml_file(path):
     if not path.is_file():
         raise ConfigError(f"study file {str(path)!r} not found; pass an existing YAML file to --config")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = load_yaml(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         reason = str(error).splitlines()[0]
         raise ConfigError(f"study file {str(path)!r} is not valid YAML: {reason}") from None
@@ -171,22 +205,29 @@ def _check_study_values(config):
             f"--data-dir {config.data_dir!r} does not exist or is not a folder; "
             "pass the folder that holds cifar-10-batches-py/ or cifar-10-python.tar.gz"
         )
-    _require(config.image_size is None or config.image_size >= 8, "image_size", config.image_size, "an integer >= 8")
+    _require(config.image_size is None or 8 <= config.image_size <= MAX_IMAGE_SIZE, "image_size",
+             config.image_size, f"an integer from 8 to {MAX_IMAGE_SIZE}")
     _require(0 < config.val_fraction < 1, "val_fraction", config.val_fraction, "a number in (0, 1)")
     _require(0 < config.test_fraction < 1, "test_fraction", config.test_fraction, "a number in (0, 1)")
     _require(config.val_fraction + config.test_fraction < 1, "val_fraction + test_fraction",
              config.val_fraction + config.test_fraction, "a sum below 1")
-    _require(config.num_samples >= 1, "num_samples", config.num_samples, "an integer >= 1")
-    _require(config.max_epochs >= 1, "max_epochs", config.max_epochs, "an integer >= 1")
+    _require(1 <= config.num_samples <= MAX_TRIALS, "num_samples", config.num_samples,
+             f"an integer from 1 to {MAX_TRIALS}")
+    _require(1 <= config.max_epochs <= MAX_EPOCHS, "max_epochs", config.max_epochs,
+             f"an integer from 1 to {MAX_EPOCHS}")
     _require(1 <= config.grace_period <= config.max_epochs, "grace_period", config.grace_period,
              f"an integer from 1 to max_epochs ({config.max_epochs})")
-    _require(config.reduction_factor > 1, "reduction_factor", config.reduction_factor, "a number > 1")
-    _require(config.cpus_per_trial > 0, "cpus_per_trial", config.cpus_per_trial, "a number > 0")
-    _require(config.gpus_per_trial >= 0, "gpus_per_trial", config.gpus_per_trial, "a number >= 0")
+    _require(1 < config.reduction_factor <= 100, "reduction_factor", config.reduction_factor,
+             "a number above 1 and at most 100")
+    _require(0 < config.cpus_per_trial <= 4096, "cpus_per_trial", config.cpus_per_trial,
+             "a number above 0 and at most 4096")
+    _require(0 <= config.gpus_per_trial <= 1024, "gpus_per_trial", config.gpus_per_trial,
+             "a number from 0 to 1024")
     _require(config.max_concurrent_trials is None or config.max_concurrent_trials >= 1,
              "max_concurrent_trials", config.max_concurrent_trials, "an integer >= 1")
-    _require(config.max_failures >= 0, "max_failures", config.max_failures, "an integer >= 0")
-    _require(config.seed >= 0, "seed", config.seed, "an integer >= 0")
+    _require(0 <= config.max_failures <= MAX_FAILURES, "max_failures", config.max_failures,
+             f"an integer from 0 to {MAX_FAILURES}")
+    _require(0 <= config.seed <= MAX_SEED, "seed", config.seed, f"an integer from 0 to {MAX_SEED}")
     _check_storage_path(config.storage_path)
 
 
@@ -234,9 +275,6 @@ def _check_trial_values(config):
 
 def check_trial_value(key, value, where):
     """Raise `ConfigError` when `value` is not accepted for trial setting `key`."""
-    from trainables.optim import OPTIMIZERS
-    from trainables.resnet import DEPTHS
-
     rule = _TRIAL_RULES.get(key)
     if rule is None:
         return
@@ -260,21 +298,21 @@ def _is_number(value):
 _TRIAL_RULES = {
     "depth": (None, None),
     "optimizer": (None, None),
-    "width": ("a number > 0, e.g. 1.0 or 0.125", lambda v: _is_number(v) and v > 0),
-    "batch_size": ("an integer >= 2", lambda v: _is_int(v) and v >= 2),
+    "width": ("a number above 0 and at most 16, e.g. 1.0 or 0.125", lambda v: _is_number(v) and 0 < v <= 16),
+    "batch_size": (f"an integer from 2 to {MAX_BATCH_SIZE}", lambda v: _is_int(v) and 2 <= v <= MAX_BATCH_SIZE),
     "temperature": ("a number > 0, e.g. 0.1 or 0.5", lambda v: _is_number(v) and v > 0),
     "learning_rate": ("a number > 0", lambda v: _is_number(v) and v > 0),
     "lr_scaling": ("linear, sqrt, none", lambda v: v in ("linear", "sqrt", "none")),
     "momentum": ("a number in [0, 1)", lambda v: _is_number(v) and 0 <= v < 1),
     "weight_decay": ("a number >= 0", lambda v: _is_number(v) and v >= 0),
     "warmup_epochs": ("a number >= 0", lambda v: _is_number(v) and v >= 0),
-    "projection_dim": ("an integer >= 1", lambda v: _is_int(v) and v >= 1),
+    "projection_dim": (f"an integer from 1 to {MAX_DIM}", lambda v: _is_int(v) and 1 <= v <= MAX_DIM),
     "crop_min_area": ("a number in (0, 1]", lambda v: _is_number(v) and 0 < v <= 1),
     "color_strength": ("a number >= 0", lambda v: _is_number(v) and v >= 0),
-    "knn_k": ("an integer >= 1", lambda v: _is_int(v) and v >= 1),
-    "knn_temperature": ("a number > 0", lambda v: _is_number(v) and v > 0),
+    "knn_k": (f"an integer from 1 to {MAX_DIM}", lambda v: _is_int(v) and 1 <= v <= MAX_DIM),
+    "knn_temperature": ("a number > 0, e.g. 0.1", lambda v: _is_number(v) and v > 0),
     "probe_c": ("a number > 0", lambda v: _is_number(v) and v > 0),
-    "eval_batch_size": ("an integer >= 1", lambda v: _is_int(v) and v >= 1),
+    "eval_batch_size": (f"an integer from 1 to {MAX_BATCH_SIZE}", lambda v: _is_int(v) and 1 <= v <= MAX_BATCH_SIZE),
     "blur": ("true or false", lambda v: isinstance(v, bool)),
     "xla": ("true or false", lambda v: isinstance(v, bool)),
     "small_stem": ("true, false or null (automatic)", lambda v: v is None or isinstance(v, bool)),
@@ -286,3 +324,37 @@ def _require(condition, key, value, accepted):
     if not condition:
         raise ConfigError(f"invalid {key} {value!r}; accepted: {accepted}")
 
+
+
+def check_local_resources(config):
+    """Reject a local study whose trials need more CPUs or GPUs than this machine has.
+
+    Ray would otherwise keep such trials pending forever. A study that joins a
+    cluster (`address`) is not checked, since an autoscaler may add nodes.
+    """
+    cpus = os.cpu_count() or 1
+    if config.cpus_per_trial > cpus:
+        raise ConfigError(
+            f"invalid cpus_per_trial {config.cpus_per_trial}: this machine has {cpus} CPUs; "
+            f"lower --cpus-per-trial or join a cluster with --address"
+        )
+    gpus = count_local_gpus()
+    if config.gpus_per_trial > gpus:
+        raise ConfigError(
+            f"invalid gpus_per_trial {config.gpus_per_trial}: this machine has {gpus} GPUs; "
+            f"pass --gpus-per-trial 0 or join a GPU cluster with --address"
+        )
+
+
+def count_local_gpus():
+    """Count the NVIDIA GPUs this process may use, without loading TensorFlow."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    if shutil.which("nvidia-smi") is None:
+        return 0
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    return sum(line.startswith("GPU ") for line in listing.stdout.splitlines())

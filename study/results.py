@@ -5,16 +5,29 @@ by writing a temporary file beside the target and renaming it over the target,
 so a crash at any moment leaves the last complete file readable.
 """
 
+import dataclasses
 import math
 import os
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from trainables.settings import TrialSettings
+
 SUMMARY_FILE = "summary.parquet"
 HISTORY_FILE = "history.parquet"
+
+# Arrow type of each trial setting column beyond the contract, from its Python type.
+_ARROW_TYPES = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_(),
+                Optional[bool]: pa.bool_()}
+_SETTING_TYPES = {
+    field.name: _ARROW_TYPES[field.type]
+    for field in dataclasses.fields(TrialSettings)
+    if field.type in _ARROW_TYPES
+}
 
 SUMMARY_SCHEMA = pa.schema([
     ("study", pa.string()),
@@ -83,7 +96,7 @@ def summary_row(study, trial_id, config, reports, error):
     epochs = epoch_rows(reports)
     last_epoch = epochs[-1] if epochs else {}
     last = reports[-1] if reports else {}
-    status = trial_status(reports, error, config["max_epochs"])
+    status = trial_status(reports, error, config.get("max_epochs", 0))
     row = {
         "study": study,
         "trial_id": trial_id,
@@ -119,8 +132,21 @@ def summary_table(rows):
     columns = {name: [row.get(name) for row in rows] for name in SUMMARY_SCHEMA.names}
     table = pa.Table.from_pydict(columns, schema=SUMMARY_SCHEMA)
     for name in extra:
-        table = table.append_column(name, _extra_column([row.get(name) for row in rows]))
+        values = [row.get(name) for row in rows]
+        setting_type = _SETTING_TYPES.get(name)
+        if setting_type is not None:
+            table = table.append_column(name, _typed_column(values, setting_type))
+        else:
+            table = table.append_column(name, _extra_column(values))
     return table
+
+
+def _typed_column(values, arrow_type):
+    """Column of a known trial setting, so summaries of different studies concatenate."""
+    try:
+        return pa.array(values, type=arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return _extra_column(values)
 
 
 def _extra_column(values):

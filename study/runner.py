@@ -131,6 +131,10 @@ def _init_ray(config):
 def _fit(tuner, config):
     """Run the tuner; ResultsCallback writes the Parquet files as trials end and at the end."""
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", EXPERIMENT_SNAPSHOT_SECONDS)
+    # Tune's own Ctrl-C handler ends the running trials as if they had
+    # finished; without it KeyboardInterrupt reaches the CLI, which reports the
+    # study as interrupted and resumable, the same as a killed driver.
+    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
     try:
         return len(tuner.fit())
     finally:

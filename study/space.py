@@ -35,8 +35,9 @@ def validate_domain(key, spec):
     if not isinstance(values, list) or not values:
         raise SpaceError(f"invalid space.{key}.{kind} {values!r}; give a non-empty list")
     if kind in ("uniform", "loguniform"):
-        if len(values) != 2 or not values[0] < values[1]:
-            raise SpaceError(f"invalid space.{key}.{kind} {values!r}; give [low, high] with low < high")
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        if len(values) != 2 or not numeric or not values[0] < values[1]:
+            raise SpaceError(f"invalid space.{key}.{kind} {values!r}; give two numbers [low, high] with low < high")
         if kind == "loguniform" and values[0] <= 0:
             raise SpaceError(f"invalid space.{key}.loguniform {values!r}; the low bound must be > 0")
 

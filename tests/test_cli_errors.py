@@ -28,7 +28,7 @@ BAD_FILES = [
     ("space: {depth: {grid: [18, 20]}}", "invalid space.depth 20; accepted: 18, 34, 50, 101, 152"),
     ("space: {temperature: {grid: [0.5, 0.0]}}", "invalid space.temperature 0.0"),
     ("space: {temperature: {uniform: [-0.1, 0.5]}}", "invalid space.temperature -0.1"),
-    ("space: {batch_size: {choice: [1, 64]}}", "invalid space.batch_size 1; accepted: an integer >= 2"),
+    ("space: {batch_size: {choice: [1, 64]}}", "invalid space.batch_size 1; accepted: an integer from 2 to"),
     ("space: {learning_rate: {loguniform: [0.0, 1.0]}}", "low bound must be > 0"),
     ("space: {learning_rate: -1.0}", "invalid space.learning_rate -1.0"),
     ("space: {batch_size: {uniform: [2, 64]}}", "batch_size takes integers"),
@@ -265,3 +265,70 @@ def test_storage_path_not_writable_rejected(tmp_path):
     assert completed.stderr.strip().endswith("is not writable; choose a folder you can write to")
     assert len(completed.stderr.strip().splitlines()) == 1
     assert list(locked.iterdir()) == []
+
+
+MORE_BAD_FILES = [
+    ("trial: {batch_size: 100000000000000000000000}", "invalid trial.batch_size"),
+    ("max_epochs: 100000000000000000000000000000", "invalid max_epochs"),
+    ("image_size: 4096", "invalid image_size 4096"),
+    ("cpus_per_trial: .inf", "invalid cpus_per_trial inf"),
+    ("max_epochs: '3'", "invalid max_epochs"),
+    ("space: {learning_rate: {loguniform: [0.1, x]}}", "give two numbers [low, high]"),
+    ("space: {learning_rate: {uniform: [0.1, null]}}", "give two numbers [low, high]"),
+    ("trial: {temperature: 0}", "invalid trial.temperature 0"),
+    ("trial: {learning_rate: 0}", "invalid trial.learning_rate 0"),
+]
+
+
+@pytest.mark.parametrize("text,expected", MORE_BAD_FILES)
+def test_out_of_range_study_file_rejected(tmp_path, capsys, text, expected):
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text(text)
+    _assert_rejected(tmp_path, capsys, _run_args(tmp_path, ["--config", str(study_file)]), expected)
+
+
+def test_empty_preset_name_rejected(tmp_path, capsys):
+    _assert_rejected(tmp_path, capsys, _run_args(tmp_path, ["--preset", ""]), "unknown preset ''")
+
+
+def test_scientific_notation_without_dot_is_a_number():
+    from study.config import load_yaml
+
+    assert load_yaml("weight_decay: 1e-6") == {"weight_decay": 1e-6}
+    assert load_yaml("lr: [1e-3, 2E+1]") == {"lr": [1e-3, 20.0]}
+
+
+def test_short_max_epochs_moves_grace_period(tmp_path):
+    from study.config import load_study_config
+
+    config = load_study_config(None, None, {"max_epochs": 2, "storage_path": str(tmp_path)})
+    assert config.grace_period == 2
+    assert config.max_epochs == 2
+
+
+def test_default_name_from_odd_file_name(tmp_path):
+    from study.config import load_study_config
+
+    study_file = tmp_path / "my study.yaml"
+    study_file.write_text("max_epochs: 2\ngrace_period: 1\n")
+    config = load_study_config(None, str(study_file), {"storage_path": str(tmp_path)})
+    assert config.name.startswith("my-study-")
+
+
+def test_accepted_values_match_the_builders():
+    from trainables import optim, resnet, settings
+
+    assert settings.DEPTHS == resnet.DEPTHS
+    assert settings.OPTIMIZERS == optim.OPTIMIZERS
+    assert settings.LR_SCALINGS == optim.LR_SCALINGS
+
+
+def test_more_cpus_than_machine_rejected(tmp_path, capsys):
+    _assert_rejected(tmp_path, capsys, _run_args(tmp_path, ["--cpus-per-trial", "64"]),
+                     "this machine has")
+
+
+def test_gpus_on_machine_without_gpus_rejected(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    _assert_rejected(tmp_path, capsys, _run_args(tmp_path, ["--gpus-per-trial", "1"]),
+                     "invalid gpus_per_trial 1.0: this machine has 0 GPUs")

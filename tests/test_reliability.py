@@ -555,3 +555,29 @@ def test_tune_state_needs_tuner_and_experiment_state(tmp_path):
     assert not has_tune_state(tmp_path)
     (tmp_path / "experiment_state-2026-01-01_00-00-00.json").write_text("{}")
     assert has_tune_state(tmp_path)
+
+
+@pytest.mark.slow
+def test_ctrl_c_then_resume_completes(tmp_path):
+    study = Study(tmp_path, "ctrlc", TWO_TRIAL_STUDY)
+    study.start()
+    try:
+        wait_until(
+            lambda: any((d / "checkpoint_000000").is_dir() for d in study.trial_dirs()),
+            study, description="the first checkpoint",
+        )
+        tree = process_tree(study.process.pid)
+        study.process.send_signal(signal.SIGINT)
+        status = study.process.wait(timeout=120)
+        stop_orphans(tree[1:])
+    finally:
+        kill_tree(study.process.pid)
+    assert status == 130
+    assert "continue the others with: simclr-study resume" in study.stderr_tail()
+
+    study.resume()
+    assert study.wait() == 0, study.stderr_tail()
+    summary = read_summary(study.dir)
+    assert len(summary) == 2
+    assert set(summary["status"]) == {"completed"}
+    assert epochs_by_trial(study.dir) == {trial_id: [1, 2, 3] for trial_id in summary["trial_id"]}

@@ -2,6 +2,7 @@
 
 import json
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -239,3 +240,23 @@ def test_missing_values_are_null(tmp_path):
     assert table["final_loss"][failed] is None
     assert table["probe_accuracy"][failed] is None
     assert table["error"][table["status"].index("completed")] is None
+
+
+def test_setting_columns_have_fixed_types(tmp_path):
+    from study.results import write_results
+
+    config = {"max_epochs": 1, "warmup_epochs": 1, "small_stem": None, "mixed_precision": None}
+    reports = [{"epoch": 1, "loss": 1.0, "knn_accuracy": 0.5, "probe_accuracy": 0.6}]
+    write_results(tmp_path, "typed", [("t1", config, reports, None)])
+    schema = pq.read_schema(tmp_path / "summary.parquet")
+    assert schema.field("warmup_epochs").type == pa.float64()
+    assert schema.field("small_stem").type == pa.bool_()
+    assert schema.field("mixed_precision").type == pa.bool_()
+
+
+def test_summary_row_without_max_epochs():
+    from study.results import summary_row
+
+    row = summary_row("s", "t1", {}, [], None)
+    assert row["status"] == "stopped"
+    assert row["epochs_completed"] == 0

@@ -61,7 +61,8 @@ def knn_accuracy(train_features, train_labels, query_features, query_labels, k=2
     for start in range(0, len(query), KNN_CHUNK):
         similarity = query[start : start + KNN_CHUNK] @ train.T  # (chunk, N_train)
         neighbours = np.argpartition(-similarity, k - 1, axis=1)[:, :k]  # (chunk, k)
-        weights = np.exp(np.take_along_axis(similarity, neighbours, axis=1) / temperature)
+        # exp((s - 1) / t) ranks votes as exp(s / t) does but cannot overflow, since s <= 1.
+        weights = np.exp((np.take_along_axis(similarity, neighbours, axis=1) - 1.0) / temperature)
         votes = np.zeros((len(similarity), num_classes))
         np.add.at(votes, (np.arange(len(similarity))[:, None], train_labels[neighbours]), weights)
         correct += int((votes.argmax(axis=1) == query_labels[start : start + KNN_CHUNK]).sum())

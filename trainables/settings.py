@@ -4,6 +4,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
+# Accepted values, kept here without TensorFlow so that a study is validated
+# before TensorFlow loads; tests check they match the builders' tables.
+DEPTHS = (18, 34, 50, 101, 152)
+OPTIMIZERS = ("lars", "sgd", "adam")
+LR_SCALINGS = ("linear", "sqrt", "none")
+
 
 @dataclass(frozen=True)
 class TrialSettings:
