@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks of simclr-study; run them with `python -m benchmarks.speed`."""
