@@ -1,10 +1,11 @@
 """Replay Ray's ASHA scheduler on the per-epoch history of a study in which every trial ran.
 
-The replay feeds the recorded kNN accuracies of each epoch to the real
-`ASHAScheduler` that `study.scheduler.build_scheduler` makes, in the order and
-at the times the trials would have reported under ASHA: trials start in
-creation order, `concurrency` at a time, each epoch lasts as long as it took in
-the recorded run, and a trial that ASHA stops frees its slot for the next one.
+The replay feeds the recorded kNN accuracy of each epoch to the real
+`ASHAScheduler` that `study.scheduler.build_scheduler` makes. Reports arrive in
+the order and at the times they would have under ASHA. Trials start in
+creation order, `concurrency` at a time, and each epoch lasts as long as it
+took in the recorded run. A trial that ASHA stops frees its slot for the next
+one.
 """
 
 import heapq
@@ -14,7 +15,7 @@ from ray.tune.schedulers import TrialScheduler
 
 from study.scheduler import METRIC, TIME_ATTR, build_scheduler
 
-# "Within one point" of the grid's best accuracy.
+# "Within one point" of the grid's best final accuracy, as a fraction.
 TARGET_MARGIN = 0.01
 
 
@@ -34,12 +35,15 @@ def epoch_table(history):
 def replay(table, concurrency, max_epochs, grace_period, reduction_factor):
     """Run ASHA over the recorded epochs; return the epochs it spends and what it reaches.
 
+    A study's result is the final epoch of its best trial, so ASHA reaches
+    the grid's result when a trial that it lets run to max_epochs ends within
+    TARGET_MARGIN of the grid's best final accuracy.
+
     Returns:
         dict with `epochs_spent` (all epochs ASHA runs), `epochs_to_target`
-        (epochs spent when some trial first reports an accuracy within
-        TARGET_MARGIN of the grid's best final accuracy, None if never),
-        `best_accuracy` (best accuracy ASHA sees) and `stopped` (trials ASHA
-        stopped before max_epochs).
+        (epochs spent when such a trial ends, None if none does),
+        `best_final_accuracy` (best final accuracy of the trials ASHA runs to
+        max_epochs) and `stopped` (trials ASHA stopped before max_epochs).
     """
     scheduler = build_scheduler(
         types.SimpleNamespace(
@@ -63,19 +67,20 @@ def replay(table, concurrency, max_epochs, grace_period, reduction_factor):
     for _ in range(min(concurrency, len(pending))):
         start_next(0.0)
 
-    epochs_spent, epochs_to_target, best, stopped = 0, None, float("-inf"), 0
+    epochs_spent, epochs_to_target, best_final, stopped = 0, None, float("-inf"), 0
     while running:
         now, index, trial_id, epoch_index = heapq.heappop(running)
         accuracy = table[trial_id][epoch_index][0]
         epochs_spent += 1
-        best = max(best, accuracy)
-        if epochs_to_target is None and best >= target:
-            epochs_to_target = epochs_spent
 
         trial = types.SimpleNamespace(trial_id=trial_id)
         result = {TIME_ATTR: epoch_index + 1, METRIC: accuracy}
         decision = scheduler.on_trial_result(None, trial, result)
         last_epoch = epoch_index + 1 >= min(max_epochs, len(table[trial_id]))
+        if last_epoch:
+            best_final = max(best_final, accuracy)
+            if epochs_to_target is None and accuracy >= target:
+                epochs_to_target = epochs_spent
         if decision == TrialScheduler.STOP or last_epoch:
             stopped += int(not last_epoch)
             scheduler.on_trial_remove(None, trial)
@@ -88,7 +93,7 @@ def replay(table, concurrency, max_epochs, grace_period, reduction_factor):
     return {
         "epochs_spent": epochs_spent,
         "epochs_to_target": epochs_to_target,
-        "best_accuracy": best,
+        "best_final_accuracy": best_final,
         "stopped": stopped,
     }
 
@@ -108,7 +113,7 @@ def asha_savings(history, concurrency, max_epochs, grace_period, reduction_facto
         "target_accuracy": grid_best - TARGET_MARGIN,
         "asha_epochs_spent": asha["epochs_spent"],
         "asha_epochs_to_target": epochs_to_target,
-        "asha_best_accuracy": asha["best_accuracy"],
+        "asha_best_final_accuracy": asha["best_final_accuracy"],
         "asha_stopped_trials": asha["stopped"],
         "target_reached": reached,
         "grace_period": grace_period,

@@ -37,12 +37,12 @@ def _memory_gib():
 
 
 def pin_to_cpus(count):
-    """Restrict this process to its first `count` allowed CPUs; return the CPUs kept.
+    """Restrict this process to its first `count` allowed CPUs; return those CPUs.
 
     Must run before TensorFlow starts, because tf.data and TensorFlow size their
     thread pools from the CPUs a process may use.
     """
     allowed = sorted(os.sched_getaffinity(0))
-    kept = set(allowed[:count])
-    os.sched_setaffinity(0, kept)
-    return sorted(kept)
+    pinned = set(allowed[:count])
+    os.sched_setaffinity(0, pinned)
+    return sorted(pinned)

@@ -32,22 +32,28 @@ class MemoryBenchmark:
 
 
 def memory_benchmark(smoke):
-    """The quick preset's encoder width, image size and batch size, at every depth (18 and 50 for --smoke)."""
+    """Return the quick preset's encoder width, image size and batch size at every depth.
+
+    --smoke measures depths 18 and 50 only.
+    """
     depths = (18, 50) if smoke else (18, 34, 50, 101, 152)
     return MemoryBenchmark(depths, width=0.125, image_size=16, batch_size=128, steps=2 if smoke else 3)
 
 
-def current_rss_mib():
-    """Resident set size of this process now (VmRSS), in MiB."""
+def status_mib(field):
+    """Read a memory field of /proc/self/status (VmRSS, RssAnon, RssFile, ...) in MiB, NaN if absent."""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / KIB_PER_MIB
     return float("nan")
 
 
 def peak_rss_mib():
-    """Peak resident set size of this process so far; Linux reports ru_maxrss in KiB."""
+    """Return the peak resident set size of this process so far, in MiB.
+
+    Linux reports ru_maxrss in KiB.
+    """
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / KIB_PER_MIB
 
 
@@ -59,7 +65,7 @@ def measure_depth(depth, benchmark, cpus):
     from trainables.trainable import _Pretraining
 
     configure_runtime(cpus)
-    rss_before_models = current_rss_mib()
+    rss_before_models = status_mib("VmRSS")
     settings = quick_trial_settings(depth, benchmark.width, benchmark.batch_size)
     splits = random_splits(benchmark.steps * benchmark.batch_size, benchmark.image_size)
     run = _Pretraining(settings, splits, mixed=False)
@@ -67,10 +73,14 @@ def measure_depth(depth, benchmark, cpus):
     for view_a, view_b in dataset:
         loss = run.train_step(view_a, view_b)
     loss.numpy()
+    # RssFile is mostly TensorFlow's shared libraries, which concurrent trials
+    # on one machine share. RssAnon is this trial's own memory.
     return {
         "depth": depth,
         "rss_before_models_mib": rss_before_models,
-        "rss_after_steps_mib": current_rss_mib(),
+        "rss_after_steps_mib": status_mib("VmRSS"),
+        "rss_anon_after_steps_mib": status_mib("RssAnon"),
+        "rss_file_after_steps_mib": status_mib("RssFile"),
         "peak_rss_mib": peak_rss_mib(),
     }
 

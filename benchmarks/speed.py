@@ -1,7 +1,7 @@
 """Measure the speed ratios and per-trial memory of simclr-study on this machine.
 
     python -m benchmarks.speed            # full sizes, about 10 minutes on 2 cores
-    python -m benchmarks.speed --smoke    # smallest sizes, about 2 minutes
+    python -m benchmarks.speed --smoke    # smallest sizes, about 1.5 minutes
 
 Prints, from one run, five figures with the raw measurements behind them:
 
@@ -140,9 +140,10 @@ def print_study(figures):
           f"of the run above, trials in creation order, {overhead['concurrency']} at a time")
     reached = "reached" if asha["target_reached"] else "NOT reached; the ratio uses all ASHA epochs"
     print(f"    grid: {asha['grid_epochs']} epochs, best final kNN accuracy "
-          f"{asha['grid_best_accuracy']:.4f}; ASHA: target {asha['target_accuracy']:.4f} {reached} "
-          f"after {asha['asha_epochs_to_target']} epochs, {asha['asha_epochs_spent']} epochs in all, "
-          f"best {asha['asha_best_accuracy']:.4f}, {asha['asha_stopped_trials']} trials stopped early")
+          f"{asha['grid_best_accuracy']:.4f}; ASHA: a trial run to the end within 1 point "
+          f"(>= {asha['target_accuracy']:.4f}) {reached} after {asha['asha_epochs_to_target']} epochs; "
+          f"{asha['asha_epochs_spent']} epochs in all, best final {asha['asha_best_final_accuracy']:.4f}, "
+          f"{asha['asha_stopped_trials']} of {asha['trials']} trials stopped early")
     print(format_ratio(4, "asha", "ASHA epochs to within 1 point of the grid's best / grid epochs",
                        asha["ratio"], GOAL_ASHA_EPOCHS, at_least=False))
 
@@ -163,7 +164,9 @@ def print_memory(figures):
           f"{benchmark['steps']} live train steps")
     for depth in figures["depths"]:
         print(f"memory depth {depth['depth']}: peak RSS {depth['peak_rss_mib']:.0f} MiB "
-              f"(RSS {depth['rss_before_models_mib']:.0f} MiB after imports, before the models)")
+              f"(RSS {depth['rss_before_models_mib']:.0f} MiB after imports, before the models; "
+              f"after the steps {depth['rss_anon_after_steps_mib']:.0f} MiB anonymous, "
+              f"{depth['rss_file_after_steps_mib']:.0f} MiB file-backed)")
 
 
 def _run_child(command, log_file):
@@ -180,7 +183,7 @@ def build_parser():
         description="Measure the speed ratios and per-trial memory of simclr-study on this machine.",
     )
     parser.add_argument("--smoke", action="store_true",
-                        help="run every part at the smallest size (about 2 minutes on 2 cores)")
+                        help="run every part at the smallest size (about 1.5 minutes on 2 cores)")
     parser.add_argument("--cpus", type=int, default=1,
                         help="CPUs of one trial: parts 1 and 2 run pinned to this many (default 1, "
                              "as in the quick preset)")

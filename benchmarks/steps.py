@@ -55,7 +55,7 @@ def step_benchmarks(smoke):
         StepBenchmark("quick", "ResNet-18 width 0.125, 16 px digits", 18, 0.125, 16, 128,
                       "digits", epoch_batches=None, rounds=9),
         StepBenchmark("resnet18-32px", "ResNet-18 width 1.0, 32 px random images", 18, 1.0, 32,
-                      32, "random", epoch_batches=2, rounds=3),
+                      32, "random", epoch_batches=2, rounds=4),
     ]
 
 

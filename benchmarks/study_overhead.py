@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 STUDY_NAME = "speed-study"
-# A failed study leaves its whole output here; the tail goes into the error.
+# Characters of a failed command's output that its error quotes. The log file keeps all of it.
 LOG_TAIL_CHARS = 3000
 
 
@@ -35,7 +35,13 @@ class StudyBenchmark:
 
 
 def study_benchmark(smoke):
-    """Return the study to run: 8 trials of 9 epochs, or 2 trials of 2 epochs for --smoke."""
+    """Return the study to run: the quick preset as a full 8-trial grid, or 2 trials of 2 epochs for --smoke.
+
+    The full study keeps the quick preset's image size, epoch budget and
+    trial settings. Its grid takes the ends of the preset's learning-rate
+    range and the larger of its batch sizes, and ASHA is replayed with the
+    preset's grace period and reduction factor.
+    """
     if smoke:
         return StudyBenchmark(
             image_size=8,
@@ -46,17 +52,20 @@ def study_benchmark(smoke):
             replay_reduction_factor=2,
             timeout_seconds=600,
         )
+    from study.config import read_preset
+
+    preset = read_preset("quick")
     return StudyBenchmark(
-        image_size=16,
-        max_epochs=9,
+        image_size=preset["image_size"],
+        max_epochs=preset["max_epochs"],
         concurrency=2,
         space={
             "depth": {"grid": [18, 34]},
             "temperature": {"grid": [0.1, 0.5]},
             "learning_rate": {"grid": [0.05, 0.5]},
         },
-        replay_grace_period=1,
-        replay_reduction_factor=3,
+        replay_grace_period=preset["grace_period"],
+        replay_reduction_factor=preset["reduction_factor"],
         timeout_seconds=3600,
     )
 
@@ -81,7 +90,7 @@ def study_file_content(benchmark):
 
 
 def run_study(benchmark, work_dir):
-    """Run the study through the CLI; return its folder and the wall time of the command.
+    """Run the study through the CLI; return its folder, its Unix start time and its wall time.
 
     Raises:
         RuntimeError: when the command fails, with the tail of its output.

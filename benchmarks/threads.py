@@ -4,10 +4,11 @@
 
 Runs 4 trials of one CPU each, 2 at a time, on an embedded local Ray with
 reused actors, so the last two trials run in the workers of the first two.
-Each trial calls trainables.runtime.configure_runtime as the trainable does,
-runs matrix products, and reports its worker's process id, TensorFlow's pool
-sizes, how many TensorFlow compute threads its process has, and its CPU time
-over wall time during the products (about 1.0 for one busy core).
+Each trial calls trainables.runtime.configure_runtime as the trainable does
+and then multiplies matrices. It reports its worker's process id, TensorFlow's
+pool sizes and the number of TensorFlow compute threads in its process. It
+also reports its CPU time over wall time during the products, which is about
+1.0 for one busy core.
 """
 
 import collections
@@ -31,12 +32,12 @@ def thread_names():
             with open(f"/proc/self/task/{task}/comm") as comm:
                 names[comm.read().strip()] += 1
         except OSError:
-            continue  # the thread ended while we listed them
+            continue  # the thread ended after the listing
     return names
 
 
 def probe_trial(config):
-    """Trainable: size TensorFlow as a trial does, keep one core busy, report what it saw."""
+    """Size TensorFlow as a trial does, keep one core busy and report the pools and threads (a Tune trainable)."""
     from ray import tune
 
     from trainables.runtime import configure_runtime

@@ -9,7 +9,7 @@ UNUSED_SPLIT_SIZE = 2
 
 
 def quick_trial_settings(depth, width, batch_size):
-    """Trial settings of the quick preset with the given encoder and batch size."""
+    """Return the quick preset's trial settings with the given encoder and batch size."""
     from study.config import read_preset
     from trainables.settings import TrialSettings
 
@@ -29,7 +29,7 @@ def quick_trial_settings(depth, width, batch_size):
 
 
 def quick_digits(image_size, count=None):
-    """The quick preset's digits splits at `image_size`, the train split cut to `count` images."""
+    """Load the quick preset's digits splits at `image_size`, the train split cut to `count` images."""
     import dataclasses
 
     from study.config import read_preset
@@ -49,7 +49,7 @@ def quick_digits(image_size, count=None):
 
 
 def random_splits(count, image_size):
-    """Splits whose train part is `count` uniform random uint8 images with random labels."""
+    """Return Splits whose train part is `count` uniform random uint8 images with random labels."""
     from trainables.data import Splits
 
     rng = np.random.default_rng(SEED)

@@ -109,10 +109,10 @@ def _pixels_tensor(images):
     """Return `images` as a tensor, the same one for every call with the same array.
 
     With a new tensor per call, resident memory grew after every epoch even
-    once the old datasets were deleted (TensorFlow 2.21): by about 10 MB per
-    fully iterated epoch over a 60 MB array, and by the whole 60 MB when the
-    iteration stopped early. Reusing one tensor kept it flat, and saves
-    copying the data set every epoch.
+    once the old datasets were deleted (TensorFlow 2.21). It grew by about
+    10 MB per fully iterated epoch over a 60 MB array, and by the whole 60 MB
+    when an iteration stopped early. Reusing one tensor kept it flat, and
+    saves copying the data set every epoch.
     NOTE: an array changed in place after the first call keeps its old pixels
     here; pass a new array instead.
     """
