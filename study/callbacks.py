@@ -8,7 +8,7 @@ import pyarrow as pa
 from ray import tune
 from ray.tune.experiment import Trial
 
-from study.results import write_results
+from study.results import error_line, write_results
 
 logger = logging.getLogger(__name__)
 
@@ -16,12 +16,6 @@ logger = logging.getLogger(__name__)
 REPORTS_FILE = "trial_reports.jsonl"
 # Tune's own per-trial report log, read for trials that REPORTS_FILE does not cover.
 TUNE_RESULT_FILE = "result.json"
-
-
-def error_line(error):
-    """Last non-empty line of an error or traceback text: the exception and its message."""
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    return lines[-1] if lines else type(error).__name__
 
 
 def read_reports(path):
@@ -135,7 +129,7 @@ def _trial_error(trial):
     if trial.error_file and Path(trial.error_file).is_file():
         text = Path(trial.error_file).read_text()
     text = text or trial.get_error()
-    return error_line(text) if text else "the trial failed without an error message"
+    return error_line(text) or "the trial failed without an error message"
 
 
 def _end_with_newline(path):

@@ -73,12 +73,7 @@ def _run(args):
 
     from study import runner
 
-    print(f"study {config.name}: writing to {config.study_dir}", flush=True)
-    try:
-        num_trials = runner.start_study(config, data)
-    except KeyboardInterrupt:
-        return _interrupted(config.study_dir)
-    return _finish(config.study_dir, num_trials)
+    return _execute(runner.start_study, config, data, "writing to")
 
 
 def _resume(args):
@@ -92,9 +87,14 @@ def _resume(args):
 
     from study import runner
 
-    print(f"study {config.name}: resuming in {config.study_dir}", flush=True)
+    return _execute(runner.resume_study, config, data, "resuming in")
+
+
+def _execute(study_function, config, data, action):
+    """Run `study_function(config, data)`, then print the ranked table or the resume hint."""
+    print(f"study {config.name}: {action} {config.study_dir}", flush=True)
     try:
-        num_trials = runner.resume_study(config, data)
+        num_trials = study_function(config, data)
     except KeyboardInterrupt:
         return _interrupted(config.study_dir)
     return _finish(config.study_dir, num_trials)

@@ -25,7 +25,7 @@ from trainables.settings import DEPTHS, OPTIMIZERS, TrialSettings
 
 PRESETS = ("quick", "cifar10")
 # Upper bounds that catch typos (an extra zero or three) before they reach Ray,
-# TensorFlow or Arrow; each is far beyond what a real study uses.
+# TensorFlow or Arrow. Each is far beyond what a real study uses.
 MAX_EPOCHS = 100_000
 MAX_TRIALS = 100_000
 MAX_BATCH_SIZE = 1 << 20
@@ -207,10 +207,12 @@ def _check_study_values(config):
         )
     _require(config.image_size is None or 8 <= config.image_size <= MAX_IMAGE_SIZE, "image_size",
              config.image_size, f"an integer from 8 to {MAX_IMAGE_SIZE}")
+
     _require(0 < config.val_fraction < 1, "val_fraction", config.val_fraction, "a number in (0, 1)")
     _require(0 < config.test_fraction < 1, "test_fraction", config.test_fraction, "a number in (0, 1)")
     _require(config.val_fraction + config.test_fraction < 1, "val_fraction + test_fraction",
              config.val_fraction + config.test_fraction, "a sum below 1")
+
     _require(1 <= config.num_samples <= MAX_TRIALS, "num_samples", config.num_samples,
              f"an integer from 1 to {MAX_TRIALS}")
     _require(1 <= config.max_epochs <= MAX_EPOCHS, "max_epochs", config.max_epochs,
@@ -219,6 +221,7 @@ def _check_study_values(config):
              f"an integer from 1 to max_epochs ({config.max_epochs})")
     _require(1 < config.reduction_factor <= 100, "reduction_factor", config.reduction_factor,
              "a number above 1 and at most 100")
+
     _require(0 < config.cpus_per_trial <= 4096, "cpus_per_trial", config.cpus_per_trial,
              "a number above 0 and at most 4096")
     _require(0 <= config.gpus_per_trial <= 1024, "gpus_per_trial", config.gpus_per_trial,
@@ -239,7 +242,7 @@ def _check_storage_path(storage_path):
         existing = existing.parent
     if not existing.is_dir():
         raise ConfigError(f"--storage-path {storage_path!r} is not a folder: {str(existing)!r} is a file")
-    # os.access says yes to root even on a read-only mount, so try a real write.
+    # os.access returns True for root even on a read-only mount, so try a real write.
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
@@ -279,10 +282,6 @@ def check_trial_value(key, value, where):
     if rule is None:
         return
     accepted, test = rule
-    if key == "depth":
-        accepted, test = ", ".join(str(d) for d in DEPTHS), lambda v: _is_int(v) and v in DEPTHS
-    if key == "optimizer":
-        accepted, test = ", ".join(OPTIMIZERS), lambda v: v in OPTIMIZERS
     if not test(value):
         raise ConfigError(f"invalid {where} {value!r}; accepted: {accepted}")
 
@@ -296,8 +295,8 @@ def _is_number(value):
 
 
 _TRIAL_RULES = {
-    "depth": (None, None),
-    "optimizer": (None, None),
+    "depth": (", ".join(str(d) for d in DEPTHS), lambda v: _is_int(v) and v in DEPTHS),
+    "optimizer": (", ".join(OPTIMIZERS), lambda v: v in OPTIMIZERS),
     "width": ("a number above 0 and at most 16, e.g. 1.0 or 0.125", lambda v: _is_number(v) and 0 < v <= 16),
     "batch_size": (f"an integer from 2 to {MAX_BATCH_SIZE}", lambda v: _is_int(v) and 2 <= v <= MAX_BATCH_SIZE),
     "temperature": ("a number > 0, e.g. 0.1 or 0.5", lambda v: _is_number(v) and v > 0),

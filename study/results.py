@@ -92,7 +92,7 @@ def trial_status(reports, error, max_epochs):
 
 
 def summary_row(study, trial_id, config, reports, error):
-    """One flat summary row from a trial's config, its reports and its error text."""
+    """Build one flat summary row from a trial's config, its reports and its error text."""
     epochs = epoch_rows(reports)
     last_epoch = epochs[-1] if epochs else {}
     last = reports[-1] if reports else {}
@@ -108,7 +108,7 @@ def summary_row(study, trial_id, config, reports, error):
         "baseline_probe_accuracy": last.get("baseline_probe_accuracy") if status == "completed" else None,
         "train_seconds": last.get("time_total_s", last_epoch.get("train_seconds")),
         "images_per_second": last_epoch.get("mean_images_per_second"),
-        "error": _one_line(last.get("error") if status == "diverged" else error),
+        "error": error_line(last.get("error") if status == "diverged" else error),
     }
     for key, value in config.items():
         row[key] = value
@@ -209,7 +209,8 @@ def _write_atomic(table, path):
         raise
 
 
-def _one_line(text):
+def error_line(text):
+    """Return the last non-empty line of an error or traceback text, or None when there is none."""
     if text is None or (isinstance(text, float) and math.isnan(text)):
         return None
     lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]

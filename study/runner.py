@@ -123,8 +123,8 @@ def _init_ray(config):
     if config.address:
         ray.init(address=config.address, logging_level=logging.WARNING)
     else:
-        # The dashboard and its job-submission API run code for whoever reaches
-        # them, so the embedded Ray starts none.
+        # The dashboard and its job-submission API run code sent by any client
+        # that reaches them, so the embedded Ray starts no dashboard.
         ray.init(include_dashboard=False, dashboard_host="127.0.0.1", logging_level=logging.WARNING)
 
 
@@ -132,8 +132,8 @@ def _fit(tuner, config):
     """Run the tuner; ResultsCallback writes the Parquet files as trials end and at the end."""
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", EXPERIMENT_SNAPSHOT_SECONDS)
     # Tune's own Ctrl-C handler ends the running trials as if they had
-    # finished; without it KeyboardInterrupt reaches the CLI, which reports the
-    # study as interrupted and resumable, the same as a killed driver.
+    # finished. Without it, KeyboardInterrupt reaches the CLI, which reports
+    # the study as interrupted and resumable, the same as a killed driver.
     os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
     try:
         return len(tuner.fit())

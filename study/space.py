@@ -14,7 +14,6 @@ num_samples x (product of grid sizes) trials.
 
 from ray import tune
 
-SWEPT_KEYS = ("depth", "batch_size", "temperature", "learning_rate")
 DOMAIN_KINDS = ("grid", "choice", "uniform", "loguniform")
 
 
@@ -69,12 +68,3 @@ def build_param_space(config):
     for key, spec in config.space.items():
         space[key] = to_tune_domain(spec)
     return space
-
-
-def count_trials(config):
-    """Number of trials the study will run: grid product times num_samples."""
-    total = config.num_samples
-    for spec in config.space.values():
-        if isinstance(spec, dict) and "grid" in spec:
-            total *= len(spec["grid"])
-    return total
