@@ -5,10 +5,13 @@ The replay feeds the recorded kNN accuracy of each epoch to the real
 the order and at the times they would have under ASHA. Trials start in
 creation order, `concurrency` at a time, and each epoch lasts as long as it
 took in the recorded run. A trial that ASHA stops frees its slot for the next
-one.
+one. The same replay over many random trial orders shows how much the
+result owes to the order in which the study happened to create its trials.
 """
 
 import heapq
+import random
+import statistics
 import types
 
 from ray.tune.schedulers import TrialScheduler
@@ -32,7 +35,7 @@ def epoch_table(history):
     return table
 
 
-def replay(table, concurrency, max_epochs, grace_period, reduction_factor):
+def replay(table, concurrency, max_epochs, grace_period, reduction_factor, order=None):
     """Run ASHA over the recorded epochs; return the epochs it spends and what it reaches.
 
     A study's result is the final epoch of its best trial, so ASHA reaches
@@ -44,13 +47,14 @@ def replay(table, concurrency, max_epochs, grace_period, reduction_factor):
         (epochs spent when such a trial ends, None if none does),
         `best_final_accuracy` (best final accuracy of the trials ASHA runs to
         max_epochs) and `stopped` (trials ASHA stopped before max_epochs).
+        Trials start in `order` (a list of trial ids), creation order when None.
     """
     scheduler = build_scheduler(
         types.SimpleNamespace(
             max_epochs=max_epochs, grace_period=grace_period, reduction_factor=reduction_factor
         )
     )
-    order = trial_order(table)
+    order = trial_order(table) if order is None else list(order)
     grid_best = max(epochs[-1][0] for epochs in table.values())
     target = grid_best - TARGET_MARGIN
 
@@ -98,14 +102,21 @@ def replay(table, concurrency, max_epochs, grace_period, reduction_factor):
     }
 
 
-def asha_savings(history, concurrency, max_epochs, grace_period, reduction_factor):
-    """Return ASHA's epochs to reach within one point of the grid's best, over the grid's epochs."""
+def asha_savings(history, concurrency, max_epochs, grace_period, reduction_factor, goal, num_orders=1000):
+    """Return ASHA's epochs to reach within one point of the grid's best, over the grid's epochs.
+
+    The ratio is for the trials in the order the study created them.
+    `random_orders` holds the ratio's median, 10th and 90th percentiles over
+    `num_orders` random orders, and the share of those orders that meet `goal`.
+    """
     table = epoch_table(history)
     grid_epochs = sum(len(epochs) for epochs in table.values())
     grid_best = max(epochs[-1][0] for epochs in table.values())
-    asha = replay(table, concurrency, max_epochs, grace_period, reduction_factor)
+    schedule = (concurrency, max_epochs, grace_period, reduction_factor)
+    asha = replay(table, *schedule)
     reached = asha["epochs_to_target"] is not None
     epochs_to_target = asha["epochs_to_target"] if reached else asha["epochs_spent"]
+    shuffled = _random_order_ratios(table, schedule, grid_epochs, num_orders)
     return {
         "trials": len(table),
         "grid_epochs": grid_epochs,
@@ -119,4 +130,22 @@ def asha_savings(history, concurrency, max_epochs, grace_period, reduction_facto
         "grace_period": grace_period,
         "reduction_factor": reduction_factor,
         "ratio": epochs_to_target / grid_epochs,
+        "random_orders": {
+            "orders": num_orders,
+            "median": statistics.median(shuffled),
+            "p10": shuffled[num_orders // 10],
+            "p90": shuffled[num_orders * 9 // 10],
+            "share_met": sum(ratio <= goal for ratio in shuffled) / num_orders,
+        },
     }
+
+
+def _random_order_ratios(table, schedule, grid_epochs, num_orders, seed=0):
+    """Return the sorted ratios of `num_orders` replays, each with the trials in a random order."""
+    generator = random.Random(seed)
+    ratios = []
+    for _ in range(num_orders):
+        order = generator.sample(sorted(table), len(table))
+        asha = replay(table, *schedule, order=order)
+        ratios.append((asha["epochs_to_target"] or asha["epochs_spent"]) / grid_epochs)
+    return sorted(ratios)

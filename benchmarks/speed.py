@@ -113,6 +113,7 @@ def run_study(args, work_dir):
         benchmark.max_epochs,
         benchmark.replay_grace_period,
         benchmark.replay_reduction_factor,
+        goal=GOAL_ASHA_EPOCHS,
     )
     figures = {"study_dir": str(study_dir), "overhead": overhead, "asha": savings,
                "benchmark": vars(benchmark)}
@@ -133,6 +134,9 @@ def print_study(figures):
         print(f"    from result.json timestamps (1 s resolution): {overhead['before_first_trial_seconds']:.0f} s "
               f"before the first trial started, {overhead['trials_running_seconds']:.0f} s while trials ran, "
               f"{overhead['after_last_trial_seconds']:.0f} s after the last one ended")
+    if "between_epochs_seconds" in overhead:
+        print(f"    between two epochs' work (dataset, checkpoint, report): median "
+              f"{overhead['between_epochs_seconds']:.3f} s, {overhead['between_epochs_share']:.1%} of an iteration")
     print(format_ratio(3, "study", "study wall time / (sum of trial times / concurrency)",
                        overhead["ratio"], GOAL_STUDY_OVERHEAD, at_least=False))
     print(f"    ASHA replayed with Ray's ASHAScheduler (grace period {asha['grace_period']}, "
@@ -146,6 +150,10 @@ def print_study(figures):
           f"{asha['asha_stopped_trials']} of {asha['trials']} trials stopped early")
     print(format_ratio(4, "asha", "ASHA epochs to within 1 point of the grid's best / grid epochs",
                        asha["ratio"], GOAL_ASHA_EPOCHS, at_least=False))
+    spread = asha["random_orders"]
+    print(f"    the same replay over {spread['orders']} random trial orders: median {spread['median']:.3f}, "
+          f"10th-90th percentile {spread['p10']:.3f}-{spread['p90']:.3f}, "
+          f"{spread['share_met']:.0%} of orders meet the goal")
 
 
 def run_memory(args, work_dir):

@@ -116,6 +116,10 @@ def run_study(benchmark, work_dir):
     return work_dir / "studies" / STUDY_NAME, started_at, wall_seconds
 
 
+def _reports(result_file):
+    return [json.loads(line) for line in result_file.read_text().splitlines() if line.strip()]
+
+
 def trial_spans(study_dir):
     """Return (start, end) Unix times of every trial, from Tune's result.json files.
 
@@ -125,12 +129,32 @@ def trial_spans(study_dir):
     """
     spans = []
     for result_file in sorted(Path(study_dir).glob("*/result.json")):
-        reports = [json.loads(line) for line in result_file.read_text().splitlines() if line.strip()]
+        reports = _reports(result_file)
         if not reports:
             continue
         first, last = reports[0], reports[-1]
         spans.append((first["timestamp"] - first["time_this_iter_s"], last["timestamp"]))
     return spans
+
+
+def between_epochs(study_dir):
+    """Return the median seconds and share of an iteration spent outside the epoch's own work.
+
+    An iteration is Tune's time from one report to the next. The epoch's own
+    work, its `epoch_seconds`, is training and the kNN monitor. The rest is
+    building the epoch's dataset, writing the checkpoint and reporting. A
+    trial's first iteration (model building and tracing) and last (the
+    linear probe) are left out.
+    """
+    seconds, shares = [], []
+    for result_file in sorted(Path(study_dir).glob("*/result.json")):
+        for report in _reports(result_file)[1:-1]:
+            outside = report["time_this_iter_s"] - report["epoch_seconds"]
+            seconds.append(outside)
+            shares.append(outside / report["time_this_iter_s"])
+    if not seconds:
+        return {}
+    return {"between_epochs_seconds": statistics.median(seconds), "between_epochs_share": statistics.median(shares)}
 
 
 def study_overhead(benchmark, study_dir, started_at, wall_seconds):
@@ -149,6 +173,7 @@ def study_overhead(benchmark, study_dir, started_at, wall_seconds):
         "trial_seconds_median": statistics.median(trial_seconds),
         "ideal_seconds": ideal_seconds,
         "ratio": wall_seconds / ideal_seconds,
+        **between_epochs(study_dir),
     }
     if spans:
         first_start = min(start for start, _ in spans)

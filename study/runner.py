@@ -17,7 +17,7 @@ from ray.tune.search.basic_variant import BasicVariantGenerator
 from study.config import CONFIG_FILE
 from study.callbacks import ResultsCallback
 from study.scheduler import build_scheduler
-from study.space import build_param_space
+from study.space import build_param_space, grid_points
 
 CHECKPOINTS_KEPT = 2
 # Tune saves its experiment state (trial statuses, latest checkpoints) every
@@ -88,17 +88,7 @@ def _new_tuner(config, data):
     return tune.Tuner(
         _trainable(config, data),
         param_space=build_param_space(config),
-        tune_config=tune.TuneConfig(
-            scheduler=build_scheduler(config),
-            # Tune ignores TuneConfig.max_concurrent_trials when the search
-            # algorithm is a BasicVariantGenerator instance (Ray 2.60), so the
-            # generator itself limits the trials that run at once.
-            search_alg=BasicVariantGenerator(
-                random_state=config.seed, max_concurrent=config.max_concurrent_trials or 0
-            ),
-            num_samples=config.num_samples,
-            reuse_actors=True,
-        ),
+        tune_config=tune_config(config),
         run_config=tune.RunConfig(
             name=config.name,
             storage_path=str(config.study_dir.parent),
@@ -110,8 +100,28 @@ def _new_tuner(config, data):
     )
 
 
+def tune_config(config):
+    """Return the study's Tune settings: ASHA, trial order, samples and actor reuse."""
+    points = grid_points(config)
+    return tune.TuneConfig(
+        scheduler=build_scheduler(config),
+        # Tune ignores TuneConfig.max_concurrent_trials when the search
+        # algorithm is a BasicVariantGenerator instance (Ray 2.60), so the
+        # generator itself limits the trials that run at once. Each grid
+        # point is one preset trial, so trials start in the order that
+        # grid_points gives, and each point counts as one sample.
+        search_alg=BasicVariantGenerator(
+            random_state=config.seed,
+            max_concurrent=config.max_concurrent_trials or 0,
+            points_to_evaluate=points,
+        ),
+        num_samples=len(points) or config.num_samples,
+        reuse_actors=True,
+    )
+
+
 def _trainable(config, data):
-    from trainables.trainable import train_simclr
+    from trainables.entry import train_simclr
 
     resources = {"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial}
     return tune.with_resources(tune.with_parameters(train_simclr, data=data), resources)

@@ -86,7 +86,7 @@ import dataclasses
 import sys
 import types
 
-import trainables.trainable
+import trainables.entry
 from study.cli import main
 
 
@@ -100,7 +100,7 @@ def train_simclr(config, data=None):
     return real.train_simclr(config, data)
 
 
-trainables.trainable.train_simclr = train_simclr
+trainables.entry.train_simclr = train_simclr
 sys.exit(main(sys.argv[1:]))
 """
 

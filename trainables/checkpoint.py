@@ -1,11 +1,16 @@
 """Per-epoch trial checkpoints: model weights, optimizer state and progress.
 
 A checkpoint folder contains
-    encoder.weights.h5, projection.weights.h5   Keras weight files
-    optimizer.npz                               optimizer variables, in order
+    encoder.npz, projection.npz, optimizer.npz  every variable of the encoder
+                                                (batch-norm statistics included),
+                                                the projection head and the
+                                                optimizer, in the models' order
     state.json                                  epochs done, seconds and views so far,
                                                 the last kNN accuracy and, once the
                                                 trial has finished, its final report
+NumPy archives rather than Keras weight files, because Keras spends about ten
+times longer writing one HDF5 dataset per variable (0.13 against 0.016 s for
+the quick preset's ResNet-18 on one core), and the checkpoint runs each epoch.
 The random state needs no file: every random draw of epoch e is seeded by
 (trial seed, e), so resuming at epoch e replays exactly what an unbroken run
 would have drawn. tests/test_reliability.py checks that a resumed epoch
@@ -18,15 +23,16 @@ import os
 import numpy as np
 
 STATE_FILE = "state.json"
+ENCODER_FILE = "encoder.npz"
+PROJECTION_FILE = "projection.npz"
 OPTIMIZER_FILE = "optimizer.npz"
 
 
 def save_checkpoint(folder, encoder, head, optimizer, state):
     """Write the model, optimizer and progress `state` (a JSON-able dict) to `folder`."""
-    encoder.save_weights(os.path.join(folder, "encoder.weights.h5"))
-    head.save_weights(os.path.join(folder, "projection.weights.h5"))
-    values = {f"v{i:05d}": v.numpy() for i, v in enumerate(optimizer.variables)}
-    np.savez(os.path.join(folder, OPTIMIZER_FILE), **values)
+    _save_variables(os.path.join(folder, ENCODER_FILE), encoder.weights)
+    _save_variables(os.path.join(folder, PROJECTION_FILE), head.weights)
+    _save_variables(os.path.join(folder, OPTIMIZER_FILE), optimizer.variables)
     with open(os.path.join(folder, STATE_FILE), "w") as handle:
         json.dump(state, handle)
 
@@ -36,17 +42,30 @@ def load_checkpoint(folder, encoder, head, optimizer):
 
     The optimizer must already be built for the same variables, so that its
     variable list has the saved order and shapes.
+
+    Raises:
+        ValueError: when the variable count or shapes in a file differ from
+            the models', because another configuration wrote it.
     """
-    encoder.load_weights(os.path.join(folder, "encoder.weights.h5"))
-    head.load_weights(os.path.join(folder, "projection.weights.h5"))
-    with np.load(os.path.join(folder, OPTIMIZER_FILE)) as saved:
-        values = [saved[name] for name in sorted(saved.files)]
-    if len(values) != len(optimizer.variables):
-        raise ValueError(
-            f"checkpoint in {folder} has {len(values)} optimizer variables but the "
-            f"optimizer has {len(optimizer.variables)}; it was written by another configuration"
-        )
-    for variable, value in zip(optimizer.variables, values):
-        variable.assign(value)
+    _load_variables(os.path.join(folder, ENCODER_FILE), encoder.weights)
+    _load_variables(os.path.join(folder, PROJECTION_FILE), head.weights)
+    _load_variables(os.path.join(folder, OPTIMIZER_FILE), optimizer.variables)
     with open(os.path.join(folder, STATE_FILE)) as handle:
         return json.load(handle)
+
+
+def _save_variables(path, variables):
+    np.savez(path, **{f"v{index:05d}": variable.numpy() for index, variable in enumerate(variables)})
+
+
+def _load_variables(path, variables):
+    with np.load(path) as saved:
+        values = [saved[name] for name in sorted(saved.files)]
+    shapes = [tuple(variable.shape) for variable in variables]
+    if [value.shape for value in values] != shapes:
+        raise ValueError(
+            f"checkpoint file {path} has {len(values)} variables that do not match the "
+            f"{len(variables)} of this trial's model; another configuration wrote it"
+        )
+    for variable, value in zip(variables, values):
+        variable.assign(value)
