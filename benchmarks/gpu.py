@@ -156,6 +156,10 @@ def main(argv=None):
     for name in ("depth", "image_size", "batch_size", "steps"):
         if getattr(args, name) < 1:
             parser.error(f"invalid --{name.replace('_', '-')} {getattr(args, name)}; give an integer >= 1")
+    if args.peak_tflops is not None and not args.peak_tflops > 0:
+        parser.error(f"invalid --peak-tflops {args.peak_tflops}; give the device's peak as a number > 0")
+    if args.output and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+        parser.error(f"invalid --output {args.output}; its folder does not exist, so create it first")
     from trainables.settings import DEPTHS
 
     if args.depth not in DEPTHS:

@@ -103,6 +103,12 @@ def _execute(study_function, config, data, action):
 def _report(args):
     from study.results import ranked
 
+    from study.config import CONFIG_FILE
+    from study.results import SUMMARY_FILE
+
+    study_dir = Path(args.study_dir)
+    if (study_dir / CONFIG_FILE).is_file() and not (study_dir / SUMMARY_FILE).exists():
+        return _invalid(f"no trial of {study_dir} has ended yet; continue it with: simclr-study resume {study_dir}")
     try:
         summary = _read_summary(args.study_dir)
     except (FileNotFoundError, ValueError) as error:
@@ -170,8 +176,10 @@ def _finish(study_dir, num_trials):
 
 
 def _interrupted(study_dir):
-    print(f"\nstudy interrupted: trials that ended are in {Path(study_dir) / 'summary.parquet'}; "
-          f"continue the others with: simclr-study resume {study_dir}", file=sys.stderr)
+    summary = Path(study_dir) / "summary.parquet"
+    ended = f"trials that ended are in {summary}" if summary.exists() else "no trial had ended yet"
+    print(f"\nstudy interrupted: {ended}; continue the others with: simclr-study resume {study_dir}",
+          file=sys.stderr)
     return EXIT_INTERRUPTED
 
 

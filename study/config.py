@@ -43,7 +43,18 @@ INTEGER_KEYS = ("depth", "batch_size", "projection_dim", "knn_k", "eval_batch_si
 
 
 class _StudyLoader(yaml.SafeLoader):
-    """Safe YAML loader that also reads 1e-6 (no dot) as a float, as YAML 1.2 does."""
+    """Safe YAML loader that reads 1e-6 (no dot) as a float, as YAML 1.2 does, and rejects repeated keys."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice; keep one of them", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _StudyLoader.add_implicit_resolver(

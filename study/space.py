@@ -40,6 +40,9 @@ def validate_domain(key, spec):
     kind, values = next(iter(spec.items()))
     if not isinstance(values, list) or not values:
         raise SpaceError(f"invalid space.{key}.{kind} {values!r}; give a non-empty list")
+    if kind == "grid" and len({repr(value) for value in values}) < len(values):
+        raise SpaceError(f"invalid space.{key}.grid {values!r}; a repeated value runs the same trials twice, "
+                         "so list each value once and raise num_samples for repeats")
     if kind in ("uniform", "loguniform"):
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
         if len(values) != 2 or not numeric or not values[0] < values[1]:

@@ -42,6 +42,9 @@ BAD_FILES = [
     ("max_epochs: 5\ngrace_period: 9", "invalid grace_period 9"),
     ("- just\n- a list", "must hold a YAML mapping"),
     ("space: {depth: [18", "is not valid YAML"),
+    ("dataset: digits\ndataset: cifar10", "key 'dataset' appears twice; keep one of them"),
+    ("trial: {width: 0.5, width: 0.25}", "key 'width' appears twice"),
+    ("space: {depth: {grid: [18, 34, 18]}}", "invalid space.depth.grid [18, 34, 18]; a repeated value"),
 ]
 
 
@@ -332,3 +335,13 @@ def test_gpus_on_machine_without_gpus_rejected(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     _assert_rejected(tmp_path, capsys, _run_args(tmp_path, ["--gpus-per-trial", "1"]),
                      "invalid gpus_per_trial 1.0: this machine has 0 GPUs")
+
+
+def test_report_of_study_with_no_ended_trial(tmp_path, capsys):
+    study_dir = tmp_path / "started"
+    study_dir.mkdir()
+    (study_dir / "study.yaml").write_text("name: started\n")
+    assert main(["report", str(study_dir)]) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert f"no trial of {study_dir} has ended yet; continue it with: simclr-study resume {study_dir}" in err
+    assert len(err.strip().splitlines()) == 1
