@@ -9,11 +9,10 @@ from ray import tune
 from ray.tune.experiment import Trial
 
 from study.results import error_line, write_results
+from study.scheduler import REPORTS_FILE
 
 logger = logging.getLogger(__name__)
 
-# One JSON object per line: a trial's report as Tune delivered it, without its config.
-REPORTS_FILE = "trial_reports.jsonl"
 # Tune's own per-trial report log, read for trials that REPORTS_FILE does not cover.
 TUNE_RESULT_FILE = "result.json"
 

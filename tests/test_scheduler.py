@@ -1,5 +1,8 @@
 """ASHA decisions as a table: given these reports, this trial continues or stops here."""
 
+import json
+import types
+
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
@@ -65,3 +68,39 @@ def test_nan_metric_would_pass_a_rung():
         scheduler.on_trial_add(None, trial)
     assert _report(scheduler, trials[0], 1, 0.5) == CONTINUE
     assert _report(scheduler, trials[1], 1, float("nan")) == CONTINUE
+
+
+def test_resumed_scheduler_keeps_earlier_rungs(tmp_path):
+    # A study whose driver stopped after four trials reported at the epoch-1 rung.
+    reports = [("t0", 1, 0.50), ("t1", 1, 0.40), ("t2", 1, 0.70), ("t3", 1, 0.60)]
+    (tmp_path / "trial_reports.jsonl").write_text(
+        "\n".join(json.dumps({"trial_id": t, "epoch": e, "knn_accuracy": a}) for t, e, a in reports)
+        + '\n{"trial_id": "t4", "epo'  # the last line, cut short by the killed driver
+    )
+    trial = types.SimpleNamespace(trial_id="t5", remote_experiment_path=str(tmp_path))
+    resumed = build_scheduler(_config())
+    resumed.on_trial_add(None, trial)
+    # The cutoff is the 66.7th percentile of {0.4, 0.5, 0.6, 0.7}: 0.6. A fresh
+    # scheduler would let the first trial pass whatever it reports.
+    assert _report(resumed, trial, 1, 0.55) == STOP
+
+    fresh = build_scheduler(_config())
+    other = types.SimpleNamespace(trial_id="t5", remote_experiment_path=str(tmp_path / "elsewhere"))
+    fresh.on_trial_add(None, other)
+    assert _report(fresh, other, 1, 0.55) == CONTINUE
+
+
+def test_replayed_trial_is_not_judged_again(tmp_path):
+    (tmp_path / "trial_reports.jsonl").write_text(
+        "\n".join(json.dumps({"trial_id": t, "epoch": 1, "knn_accuracy": a})
+                  for t, a in [("t0", 0.5), ("t1", 0.9), ("t2", 0.8), ("t3", 0.95)])
+    )
+    resumed_trial = types.SimpleNamespace(trial_id="t1", remote_experiment_path=str(tmp_path))
+    new_trial = types.SimpleNamespace(trial_id="t4", remote_experiment_path=str(tmp_path))
+    scheduler = build_scheduler(_config())
+    scheduler.on_trial_add(None, resumed_trial)
+    scheduler.on_trial_add(None, new_trial)
+    # t1 passed the epoch-1 rung before the driver stopped, so its epoch 2 goes on.
+    assert _report(scheduler, resumed_trial, 2, 0.3) == CONTINUE
+    # A trial that skips past the rung is judged there against the replayed values.
+    assert _report(scheduler, new_trial, 2, 0.3) == STOP
