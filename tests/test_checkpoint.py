@@ -46,3 +46,19 @@ def test_other_depth_is_rejected(tmp_path):
     save_checkpoint(str(tmp_path), *_models(18, seed=1), {"epochs_completed": 1})
     with pytest.raises(ValueError, match=r"encoder\.npz has \d+ variables that do not match"):
         load_checkpoint(str(tmp_path), *_models(34, seed=1))
+
+
+def test_keras_weight_files_still_load(tmp_path):
+    encoder, head, optimizer = _models(18, seed=1)
+    save_checkpoint(str(tmp_path), encoder, head, optimizer, {"epochs_completed": 2})
+    # The layout of earlier versions: Keras weight files for the two models.
+    encoder.save_weights(str(tmp_path / "encoder.weights.h5"))
+    head.save_weights(str(tmp_path / "projection.weights.h5"))
+    (tmp_path / "encoder.npz").unlink()
+    (tmp_path / "projection.npz").unlink()
+
+    restored = _models(18, seed=2)
+    assert load_checkpoint(str(tmp_path), *restored) == {"epochs_completed": 2}
+    for expected, actual in zip(_values(encoder.weights + head.weights),
+                                _values(restored[0].weights + restored[1].weights)):
+        np.testing.assert_array_equal(actual, expected)

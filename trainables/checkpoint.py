@@ -26,6 +26,9 @@ STATE_FILE = "state.json"
 ENCODER_FILE = "encoder.npz"
 PROJECTION_FILE = "projection.npz"
 OPTIMIZER_FILE = "optimizer.npz"
+# Keras weight files of checkpoints from earlier versions, still read on resume.
+KERAS_ENCODER_FILE = "encoder.weights.h5"
+KERAS_PROJECTION_FILE = "projection.weights.h5"
 
 
 def save_checkpoint(folder, encoder, head, optimizer, state):
@@ -47,8 +50,13 @@ def load_checkpoint(folder, encoder, head, optimizer):
         ValueError: when the variable count or shapes in a file differ from
             the models', because another configuration wrote it.
     """
-    _load_variables(os.path.join(folder, ENCODER_FILE), encoder.weights)
-    _load_variables(os.path.join(folder, PROJECTION_FILE), head.weights)
+    if os.path.exists(os.path.join(folder, KERAS_ENCODER_FILE)):
+        # A checkpoint written before the models were stored as NumPy archives.
+        encoder.load_weights(os.path.join(folder, KERAS_ENCODER_FILE))
+        head.load_weights(os.path.join(folder, KERAS_PROJECTION_FILE))
+    else:
+        _load_variables(os.path.join(folder, ENCODER_FILE), encoder.weights)
+        _load_variables(os.path.join(folder, PROJECTION_FILE), head.weights)
     _load_variables(os.path.join(folder, OPTIMIZER_FILE), optimizer.variables)
     with open(os.path.join(folder, STATE_FILE)) as handle:
         return json.load(handle)
