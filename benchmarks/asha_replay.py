@@ -106,7 +106,7 @@ def asha_savings(history, concurrency, max_epochs, grace_period, reduction_facto
     """Return ASHA's epochs to reach within one point of the grid's best, over the grid's epochs.
 
     The ratio is for the trials in the order the study created them.
-    `random_orders` holds the ratio's median, 10th and 90th percentiles over
+    `random_orders` contains the ratio's median, 10th and 90th percentiles over
     `num_orders` random orders, and the share of those orders that meet `goal`.
     """
     table = epoch_table(history)

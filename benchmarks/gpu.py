@@ -105,8 +105,10 @@ def measure(benchmark, xla, mixed):
     live_rate = live_epoch(1) * images_per_step / (time.perf_counter() - start)
 
     flops_per_image = TRAIN_STEP_FACTOR * (forward_flops(run.encoder) + forward_flops(run.head))
-    device = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])[
-        "device_name"] if has_gpu else "CPU"
+    device = "CPU"
+    if has_gpu:
+        details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+        device = details.get("device_name", "GPU")
     return {
         "benchmark": dataclasses.asdict(benchmark),
         "device": device,

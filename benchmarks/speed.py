@@ -76,18 +76,18 @@ def print_steps(figures):
                               ("live", "SimCLR step, live augmentation")):
             wall = ", ".join(f"{rate:.0f}" for rate in rates[name]["wall"])
             print(f"    {meaning:32s} images/s per round: {wall}")
-    for result in figures["benchmarks"]:
-        name = result["benchmark"]["name"]
-        step = result["simclr_vs_supervised"]
-        print(format_ratio(1, name, "SimCLR / supervised step throughput", step["ratio"],
-                           GOAL_SIMCLR_VS_SUPERVISED, at_least=True))
-        _print_ratio_details(step, "SimCLR", "supervised")
-    for result in figures["benchmarks"]:
-        name = result["benchmark"]["name"]
-        epoch = result["live_vs_memory"]
-        print(format_ratio(2, name, "live-augmentation / from-memory epoch throughput", epoch["ratio"],
-                           GOAL_LIVE_VS_MEMORY, at_least=True))
-        _print_ratio_details(epoch, "live", "memory")
+    ratios = (
+        (1, "simclr_vs_supervised", "SimCLR / supervised step throughput", "SimCLR", "supervised",
+         GOAL_SIMCLR_VS_SUPERVISED),
+        (2, "live_vs_memory", "live-augmentation / from-memory epoch throughput", "live", "memory",
+         GOAL_LIVE_VS_MEMORY),
+    )
+    for number, key, description, numerator, denominator, goal in ratios:
+        for result in figures["benchmarks"]:
+            ratio = result[key]
+            print(format_ratio(number, result["benchmark"]["name"], description, ratio["ratio"], goal,
+                               at_least=True))
+            _print_ratio_details(ratio, numerator, denominator)
 
 
 def _print_ratio_details(figures, numerator, denominator):

@@ -8,8 +8,7 @@ import pyarrow as pa
 from ray import tune
 from ray.tune.experiment import Trial
 
-from study.results import error_line, write_results
-from study.scheduler import REPORTS_FILE
+from study.results import REPORTS_FILE, error_line, iter_reports, write_results
 
 logger = logging.getLogger(__name__)
 
@@ -18,23 +17,10 @@ TUNE_RESULT_FILE = "result.json"
 
 
 def read_reports(path):
-    """Return `{trial_id: [report, ...]}` from a JSON-lines file, in file order.
-
-    A line that does not parse (the last one, cut short when the driver was
-    killed while writing it) is skipped.
-    """
+    """Return `{trial_id: [report, ...]}` from a JSON-lines file, in file order (see `iter_reports`)."""
     reports = {}
-    path = Path(path)
-    if not path.is_file():
-        return reports
-    with open(path) as handle:
-        for line in handle:
-            try:
-                report = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(report, dict) and report.get("trial_id") is not None:
-                reports.setdefault(report["trial_id"], []).append(report)
+    for report in iter_reports(path):
+        reports.setdefault(report["trial_id"], []).append(report)
     return reports
 
 

@@ -101,10 +101,8 @@ def _execute(study_function, config, data, action):
 
 
 def _report(args):
-    from study.results import ranked
-
     from study.config import CONFIG_FILE
-    from study.results import SUMMARY_FILE
+    from study.results import SUMMARY_FILE, ranked
 
     study_dir = Path(args.study_dir)
     if (study_dir / CONFIG_FILE).is_file() and not (study_dir / SUMMARY_FILE).exists():
@@ -176,7 +174,9 @@ def _finish(study_dir, num_trials):
 
 
 def _interrupted(study_dir):
-    summary = Path(study_dir) / "summary.parquet"
+    from study.results import SUMMARY_FILE
+
+    summary = Path(study_dir) / SUMMARY_FILE
     ended = f"trials that ended are in {summary}" if summary.exists() else "no trial had ended yet"
     print(f"\nstudy interrupted: {ended}; continue the others with: simclr-study resume {study_dir}",
           file=sys.stderr)

@@ -6,6 +6,7 @@ so a crash at any moment leaves the last complete file readable.
 """
 
 import dataclasses
+import json
 import math
 import os
 from pathlib import Path
@@ -19,6 +20,28 @@ from trainables.settings import TrialSettings
 
 SUMMARY_FILE = "summary.parquet"
 HISTORY_FILE = "history.parquet"
+# The study's log of every report, one JSON object per line as Tune delivered
+# it without its config, kept by study.callbacks.ResultsCallback.
+REPORTS_FILE = "trial_reports.jsonl"
+
+def iter_reports(path):
+    """Yield each report of a JSON-lines file that names its trial, in file order.
+
+    A line that does not parse (the last one, cut short when the driver was
+    killed while writing it) is skipped. A missing file yields nothing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return
+    with open(path) as handle:
+        for line in handle:
+            try:
+                report = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(report, dict) and report.get("trial_id") is not None:
+                yield report
+
 
 # Arrow type of each trial setting column beyond the contract, from its Python type.
 _ARROW_TYPES = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_(),

@@ -6,13 +6,14 @@ rung continues only if its kNN accuracy is in the top 1/reduction_factor of the
 trials recorded at that rung so far; the others stop with status `stopped`.
 """
 
-import json
 import logging
 import math
 import types
 from pathlib import Path
 
 from ray.tune.schedulers import ASHAScheduler
+
+from study.results import REPORTS_FILE, iter_reports
 
 logger = logging.getLogger(__name__)
 
@@ -21,9 +22,6 @@ MODE = "max"
 # Reported by the trainable itself, so a trial restored from a checkpoint
 # stays on the same rungs.
 TIME_ATTR = "epoch"
-# The study's log of every report, one JSON object per line as Tune delivered
-# it without its config, kept by study.callbacks.ResultsCallback.
-REPORTS_FILE = "trial_reports.jsonl"
 
 
 class StudyASHA(ASHAScheduler):
@@ -51,16 +49,13 @@ class StudyASHA(ASHAScheduler):
             self._replay(Path(study_dir) / REPORTS_FILE)
 
     def _replay(self, reports_file):
-        if not reports_file.is_file():
-            return
         bracket = self._brackets[0]  # ASHAScheduler builds a single bracket by default
         count = 0
-        for line in reports_file.read_text().splitlines():
+        for report in iter_reports(reports_file):
             try:
-                report = json.loads(line)
                 epoch, accuracy = report[TIME_ATTR], float(report[METRIC])
-            except (ValueError, KeyError, TypeError):
-                continue  # a line cut short by a killed driver, or a report without the metric
+            except (KeyError, TypeError, ValueError):
+                continue  # a report without the metric, such as a failed trial's
             if math.isfinite(accuracy):
                 trial = types.SimpleNamespace(trial_id=report["trial_id"])
                 bracket.on_result(trial, epoch, self._metric_op * accuracy)

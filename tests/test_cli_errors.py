@@ -285,9 +285,7 @@ MORE_BAD_FILES = [
 
 @pytest.mark.parametrize("text,expected", MORE_BAD_FILES)
 def test_out_of_range_study_file_rejected(tmp_path, capsys, text, expected):
-    study_file = tmp_path / "study.yaml"
-    study_file.write_text(text)
-    _assert_rejected(tmp_path, capsys, _run_args(tmp_path, ["--config", str(study_file)]), expected)
+    test_bad_study_file_rejected(tmp_path, capsys, text, expected)
 
 
 def test_empty_preset_name_rejected(tmp_path, capsys):
